@@ -1,0 +1,158 @@
+"""Builds the running gateway: a service tree started in order and stopped in reverse.
+
+database -> ops HTTP (metrics, health) -> AS2 listener -> worker -> queue statistics.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from functools import partial
+
+from twisted.application import internet
+from twisted.application.service import MultiService, Service
+from twisted.internet import defer
+from twisted.internet.threads import deferToThread
+from twisted.web.resource import Resource
+from twisted.web.server import Site
+
+from gateway import certs, metrics
+from gateway.archive import Archive
+from gateway.config import Config
+from gateway.health import ops_site
+from gateway.partners import PartnerSet, load_partners
+from gateway.problems import ConfigError
+from gateway.route import router
+from gateway.route.handlers import sinks
+from gateway.runtime import Runtime
+from gateway.store import jobs, messages
+from gateway.store.database import Database, thd_ping
+from gateway.worker import Worker
+
+log = logging.getLogger(__name__)
+STATS_INTERVAL_S = 5
+
+
+class DatabaseService(Service):
+    def __init__(self, db: Database):
+        self.db = db
+
+    def startService(self):
+        super().startService()
+        self.db.start()
+
+    def stopService(self):
+        super().stopService()
+        self.db.stop()
+
+
+class As2Placeholder(Resource):
+    """Stands at the AS2 address until the AS2 receiver is enabled; refuses politely."""
+
+    isLeaf = True
+
+    def render_POST(self, request):
+        request.setResponseCode(503)
+        return b"AS2 receiving is not enabled on this gateway\n"
+
+    render_GET = render_POST
+
+
+def job_handlers(rt: Runtime) -> dict:
+    return {
+        "process": partial(router.process, rt),
+        "deliver": partial(sinks.deliver_directory, rt),
+        "webhook": partial(sinks.deliver_webhook, rt),
+    }
+
+
+class Gateway(MultiService):
+    def __init__(self, config: Config, partners: PartnerSet):
+        super().__init__()
+        self.config = config
+        self.db = Database(config.database_url, pool_size=config.database.pool_size,
+                           retries=config.database.retries)
+        owner = f"{config.gateway.node_name}:{os.getpid()}"
+        self.rt = Runtime(config=config, db=self.db, archive=Archive(config.gateway.data_dir),
+                          partners=partners, owner=owner)
+        self.worker = Worker(self.db, job_handlers(self.rt), config.jobs, owner)
+        self.rt.wake_worker = self.worker.wake
+
+        DatabaseService(self.db).setServiceParent(self)
+        self.ops_server = internet.TCPServer(config.metrics.port, ops_site(self.ready_problems),
+                                             interface=config.metrics.host)
+        self.ops_server.setServiceParent(self)
+        self.as2_server = internet.TCPServer(config.as2.port, Site(As2Placeholder()),
+                                             interface=config.as2.host)
+        self.as2_server.setServiceParent(self)
+        self.worker.setServiceParent(self)
+        internet.TimerService(STATS_INTERVAL_S, self.refresh_stats).setServiceParent(self)
+        self._publish_partners(partners)
+        metrics.RELOAD_OK.set(1)
+
+    def startService(self):
+        removed = self.rt.archive.clean_spool(older_than=time.time() - 3600)
+        if removed:
+            log.info("removed %d spool files left by an interrupted receive", removed)
+        super().startService()
+        log.info("gateway %s started: %d partners, database %s", self.rt.owner,
+                 len(self.rt.partners), self.db.dialect)
+
+    async def ready_problems(self) -> list[str]:
+        problems = [f"{s.name or type(s).__name__} is not running" for s in self if not s.running]
+        try:
+            await self.db.run(thd_ping)
+        except Exception as e:
+            problems.append(f"database unreachable: {type(e).__name__}")
+        return problems
+
+    def _publish_partners(self, partners: PartnerSet) -> None:
+        metrics.PARTNERS.set(len(partners))
+        metrics.CERT_EXPIRY.clear()
+        for info in certs.inventory(self.config, partners):
+            if info.not_after is not None:
+                metrics.CERT_EXPIRY.labels(info.owner, info.usage, info.subject).set(
+                    info.not_after.timestamp())
+
+    async def reload(self) -> bool:
+        """Load the partners directory anew; keep the current set unless all of it is valid."""
+        try:
+            partners = await deferToThread(load_partners, self.config)
+        except ConfigError as e:
+            for problem in e.problems:
+                log.error("reload refused: %s", problem)
+            metrics.RELOADS.labels("failed").inc()
+            metrics.RELOAD_OK.set(0)
+            await self.db.run(messages.thd_event, None, "reload-failed", actor=self.rt.owner,
+                              now=time.time(), kind="config", detail=str(e)[:4000])
+            return False
+        self.rt.partners = partners
+        self._publish_partners(partners)
+        metrics.RELOADS.labels("ok").inc()
+        metrics.RELOAD_OK.set(1)
+        await self.db.run(messages.thd_event, None, "reloaded", actor=self.rt.owner,
+                          now=time.time(), kind="config", detail=f"{len(partners)} partners")
+        log.info("reloaded partners: %d loaded", len(partners))
+        return True
+
+    def refresh_stats(self):
+        async def refresh():
+            now = time.time()
+            stats = await self.db.run(jobs.thd_queue_stats, now=now)
+            metrics.QUEUE_DEPTH.clear()
+            metrics.QUEUE_OLDEST.clear()
+            dead = 0
+            for row in stats:
+                metrics.QUEUE_DEPTH.labels(row["kind"], row["status"]).set(row["count"])
+                if row["status"] == "pending":
+                    metrics.QUEUE_OLDEST.labels(row["kind"]).set(row["oldest_age"])
+                if row["status"] == "dead":
+                    dead += row["count"]
+            metrics.DEAD_LETTERS.set(dead)
+            if self.config.jobs.keep_done_s:
+                await self.db.run(jobs.thd_prune, before=now - self.config.jobs.keep_done_s)
+
+        d = defer.ensureDeferred(refresh())
+        d.addErrback(lambda f: log.error("refreshing queue statistics failed: %s", f.value))
+        return d

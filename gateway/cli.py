@@ -1,0 +1,289 @@
+"""The ``gateway`` command: serve, check, db, certs, messages, jobs, receive."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+
+from gateway.config import Config, load_config
+from gateway.problems import ConfigError
+
+log = logging.getLogger("gateway")
+
+
+def _setup_logging(level: str) -> None:
+    from twisted.logger import STDLibLogObserver, globalLogBeginner
+
+    logging.basicConfig(level=getattr(logging, level.upper().replace("WARN", "WARNING")),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    globalLogBeginner.beginLoggingTo([STDLibLogObserver()], redirectStandardIO=False)
+
+
+def _config(args) -> Config:
+    return load_config(Path(args.config) if args.config else None)
+
+
+def _store(config: Config):
+    """A Database for commands that read or change the store without the daemon's reactor."""
+    from gateway.store.database import Database
+
+    url = config.database_url
+    if url.startswith("sqlite") and not Path(url.split("///", 1)[-1]).exists():
+        raise SystemExit(f"no database at {url}: start the gateway or run `gateway db upgrade`")
+    return Database(url)
+
+
+def cmd_serve(args) -> int:
+    from twisted.internet import defer, reactor
+
+    from gateway import certs
+    from gateway.app import Gateway
+    from gateway.partners import load_partners
+    from gateway.store.database import make_engine, upgrade
+
+    config = _config(args)
+    _setup_logging(config.gateway.log_level)
+    partners = load_partners(config)
+    for path in certs.init_dev_identity(config):
+        log.warning("generated a self-signed development certificate/key: %s", path)
+    engine = make_engine(config.database_url)
+    upgrade(engine)
+    engine.dispose()
+
+    app = Gateway(config, partners)
+    failed = []
+
+    def start():
+        try:
+            app.startService()
+        except Exception as e:   # a port in use, an unreadable key: stop with the reason
+            log.critical("gateway failed to start: %s", e)
+            failed.append(e)
+            reactor.stop()
+
+    def hangup(_signum, _frame):
+        reactor.callFromThread(lambda: defer.ensureDeferred(app.reload()))
+
+    reactor.callWhenRunning(start)
+    reactor.addSystemEventTrigger("before", "shutdown",
+                                  lambda: app.stopService() if app.running else None)
+    signal.signal(signal.SIGHUP, hangup)
+    reactor.run()
+    log.info("gateway stopped")
+    return 1 if failed else 0
+
+
+def cmd_check(args) -> int:
+    from gateway import certs
+    from gateway.partners import load_partners
+
+    problems = []
+    try:
+        config = _config(args)
+    except ConfigError as e:
+        problems += e.problems
+        config = None
+    partners = None
+    if config is not None:
+        try:
+            partners = load_partners(config)
+        except ConfigError as e:
+            problems += e.problems
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s) found")
+        return 1
+    expired = [c for c in certs.inventory(config, partners)
+               if c.not_after is not None and c.days_left() < 0]
+    for cert in expired:
+        print(f"warning: {cert.path}: certificate of {cert.owner} ({cert.usage}) has expired")
+    print(f"configuration OK: {len(partners)} partners")
+    return 0
+
+
+def cmd_db_upgrade(args) -> int:
+    from gateway.store.database import make_engine, upgrade
+
+    config = _config(args)
+    engine = make_engine(config.database_url)
+    upgrade(engine)
+    engine.dispose()
+    print(f"database at newest schema: {config.database_url.split('@')[-1]}")
+    return 0
+
+
+def cmd_certs_init(args) -> int:
+    from gateway import certs
+
+    config = _config(args)
+    written = certs.init_dev_identity(config, force=args.force)
+    for path in written:
+        print(f"wrote {path}")
+    if not written:
+        print("certificates already exist (use --force to replace them)")
+    return 0
+
+
+def cmd_certs_status(args) -> int:
+    from gateway import certs
+    from gateway.partners import load_partners
+
+    config = _config(args)
+    partners = load_partners(config)
+    rows = [("OWNER", "USAGE", "DAYS LEFT", "NOT AFTER", "SUBJECT / PROBLEM", "FILE")]
+    worst = 0
+    for c in certs.inventory(config, partners):
+        days = c.days_left()
+        if c.error or days < 0:
+            worst = 1
+        rows.append((c.owner, c.usage, "-" if days is None else f"{days:.0f}",
+                     c.not_after.date().isoformat() if c.not_after else "-",
+                     c.error or c.subject, str(c.path)))
+    _table(rows)
+    return worst
+
+
+def _table(rows) -> None:
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _when(ts: float | None) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
+
+
+def cmd_messages(args) -> int:
+    from gateway.store import jobs, messages
+
+    db = _store(_config(args))
+    if args.id:
+        message = db.transaction(messages.thd_get, args.id)
+        if message is None:
+            print(f"no message {args.id!r}")
+            return 1
+        message_jobs = db.transaction(jobs.thd_list, message_id=message["id"])
+        if args.json:
+            print(json.dumps(dict(message, jobs=message_jobs), indent=2, default=str))
+            return 0
+        for key in ("id", "direction", "transport", "partner_id", "message_id", "status",
+                    "content_type", "filename", "size", "sha256", "mic", "error"):
+            print(f"{key:13} {message[key] if message[key] is not None else '-'}")
+        print(f"{'created':13} {_when(message['created_at'])}")
+        print("history:")
+        for e in message["events"]:
+            print(f"  {_when(e['at'])}  {e['status'] or e['kind']:14} {e['actor']:24} "
+                  f"{e['detail'] or ''}".rstrip())
+        if message_jobs:
+            print("jobs:")
+            for j in message_jobs:
+                print(f"  #{j['id']} {j['kind']:10} {j['status']:8} attempts={j['attempts']}"
+                      f"{'  last error: ' + j['last_error'] if j['last_error'] else ''}")
+        return 0
+    found = db.transaction(messages.thd_list, partner_id=args.partner, status=args.status,
+                           direction=args.direction, limit=args.limit)
+    if args.json:
+        print(json.dumps(found, indent=2, default=str))
+        return 0
+    rows = [("ID", "CREATED", "DIR", "PARTNER", "VIA", "STATUS", "SIZE", "MESSAGE-ID")]
+    rows += [(m["id"][:8], _when(m["created_at"]), m["direction"][:3], m["partner_id"],
+              m["transport"], m["status"], m["size"] if m["size"] is not None else "-",
+              m["message_id"][:60]) for m in found]
+    _table(rows)
+    return 0
+
+
+def cmd_jobs(args) -> int:
+    from gateway.store import jobs
+
+    db = _store(_config(args))
+    if args.retry:
+        ok = db.transaction(jobs.thd_retry_dead, args.retry, now=time.time())
+        print(f"job {args.retry} {'queued again' if ok else 'is not dead-lettered'}")
+        return 0 if ok else 1
+    found = db.transaction(jobs.thd_list, status=args.status, limit=args.limit)
+    rows = [("ID", "KIND", "STATUS", "ATTEMPTS", "UPDATED", "MESSAGE", "LAST ERROR")]
+    rows += [(j["id"], j["kind"], j["status"], j["attempts"], _when(j["updated_at"]),
+              (j["message_id"] or "-")[:8], (j["last_error"] or "")[:80]) for j in found]
+    _table(rows)
+    return 0
+
+
+def cmd_receive(args) -> int:
+    """Take in a file a partner delivered by other means, exactly as if it came over a transport."""
+    from gateway.archive import Archive
+    from gateway.intake import thd_record_inbound
+    from gateway.partners import load_partners
+
+    config = _config(args)
+    partners = load_partners(config)
+    if args.partner not in partners.partners:
+        print(f"unknown partner {args.partner!r}")
+        return 1
+    path = Path(args.file)
+    sha256, size = Archive(config.gateway.data_dir).put_file(path)
+    db = _store(config)
+    id, created = db.transaction(
+        thd_record_inbound, partner_id=args.partner, transport="file",
+        message_id=args.message_id or f"file:{sha256}", sha256=sha256, size=size,
+        actor="operator", now=time.time(), filename=path.name)
+    print(f"{'received' if created else 'duplicate of'} message {id} ({size} bytes)")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gateway", description=__doc__)
+    p.add_argument("--config", help="gateway.toml (default: embedded defaults, or $GATEWAY_CONFIG)")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the gateway").set_defaults(fn=cmd_serve)
+    sub.add_parser("check", help="validate gateway.toml and every partner file").set_defaults(
+        fn=cmd_check)
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
+    db.add_parser("upgrade", help="migrate to the newest schema").set_defaults(fn=cmd_db_upgrade)
+    certs = sub.add_parser("certs", help="certificates").add_subparsers(dest="certs", required=True)
+    init = certs.add_parser("init", help="generate the gateway's development key pairs")
+    init.add_argument("--force", action="store_true", help="replace existing ones")
+    init.set_defaults(fn=cmd_certs_init)
+    certs.add_parser("status", help="every certificate in use, with days to expiry").set_defaults(
+        fn=cmd_certs_status)
+    msgs = sub.add_parser("messages", help="list messages, or show one with its history")
+    msgs.add_argument("show", nargs="?", choices=["show"], help=argparse.SUPPRESS)
+    msgs.add_argument("id", nargs="?", help="message id (or a unique prefix, or its Message-ID)")
+    msgs.add_argument("--partner")
+    msgs.add_argument("--status")
+    msgs.add_argument("--direction", choices=["inbound", "outbound"])
+    msgs.add_argument("--limit", type=int, default=50)
+    msgs.add_argument("--json", action="store_true")
+    msgs.set_defaults(fn=cmd_messages)
+    jobs = sub.add_parser("jobs", help="the work queue: list jobs, retry a dead-lettered one")
+    jobs.add_argument("--status", choices=["pending", "running", "done", "dead"])
+    jobs.add_argument("--limit", type=int, default=50)
+    jobs.add_argument("--retry", type=int, metavar="JOB_ID")
+    jobs.set_defaults(fn=cmd_jobs)
+    receive = sub.add_parser("receive", help="take in a file from a partner delivered by hand")
+    receive.add_argument("--partner", required=True)
+    receive.add_argument("--message-id", help="the partner's id for it (default: its sha256)")
+    receive.add_argument("file")
+    receive.set_defaults(fn=cmd_receive)
+    return p
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except ConfigError as e:
+        for problem in e.problems:
+            print(problem, file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

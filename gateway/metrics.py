@@ -1,0 +1,35 @@
+"""Every Prometheus metric the gateway exports, in one place (prefix ``gateway_``)."""
+
+from prometheus_client import Counter, Gauge, Histogram, Info
+
+from gateway import __version__
+
+BUILD = Info("gateway_build", "Gateway version and runtime")
+BUILD.info({"version": __version__})
+
+MESSAGES = Counter("gateway_messages_total", "Message status changes",
+                   ["partner", "direction", "status"])
+MESSAGE_BYTES = Counter("gateway_message_bytes_total", "Payload bytes by partner and direction",
+                        ["partner", "direction", "transport"])
+REJECTED = Counter("gateway_rejected_total", "Input refused before it became a message, by reason",
+                   ["transport", "reason"])
+
+JOBS = Counter("gateway_jobs_total", "Jobs finished, by kind and outcome (done, retry, dead)",
+               ["kind", "outcome"])
+JOB_SECONDS = Histogram("gateway_job_seconds", "Job run time", ["kind"],
+                        buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300))
+QUEUE_DEPTH = Gauge("gateway_queue_jobs", "Jobs in the queue, by kind and status "
+                    "(pending, running, dead)", ["kind", "status"])
+QUEUE_OLDEST = Gauge("gateway_queue_oldest_age_seconds", "Age of the oldest pending job", ["kind"])
+DEAD_LETTERS = Gauge("gateway_dead_letter_jobs", "Jobs that failed for good and wait for an operator")
+
+DB_SECONDS = Histogram("gateway_db_seconds", "Database transaction time", ["op"],
+                       buckets=(.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5))
+DB_ERRORS = Counter("gateway_db_errors_total", "Database transactions that failed", ["op"])
+
+PARTNERS = Gauge("gateway_partners", "Trading partners loaded")
+RELOADS = Counter("gateway_config_reloads_total", "Partner reloads, by outcome (ok, failed)",
+                  ["outcome"])
+RELOAD_OK = Gauge("gateway_config_last_reload_success", "1 when the last reload succeeded")
+CERT_EXPIRY = Gauge("gateway_certificate_expiry_timestamp_seconds",
+                    "Certificate notAfter as a Unix time", ["owner", "usage", "subject"])

@@ -1,0 +1,1 @@
+"""Route targets: reconciliation, customs filing, and sinks (directory, webhook)."""

@@ -1,0 +1,1 @@
+"""Durable state: SQLAlchemy Core schema, Alembic migrations, and one module per aggregate."""

@@ -1,0 +1,126 @@
+"""The work queue: enqueue inside the caller's transaction, claim with leases, settle, dead-letter.
+
+A claim is one UPDATE over a sub-select; on PostgreSQL the sub-select takes ``FOR UPDATE SKIP
+LOCKED`` so several gateway processes claim disjoint jobs. A job whose lease expired (its worker
+died) is claimable again; one that keeps dying is dead-lettered instead of looping forever.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, or_, select, update
+
+from gateway.store.schema import jobs
+from gateway.store.sql import insert_ignore
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: str
+    payload: dict
+    attempts: int
+    message_id: str | None
+
+
+def thd_enqueue(conn, kind: str, payload: dict, *, now: float, dedupe_key: str | None = None,
+                message_id: str | None = None, run_after: float | None = None) -> int | None:
+    """Queue a job; with a dedupe_key an already-queued twin is kept and None returned."""
+    row = dict(kind=kind, payload=json.dumps(payload, sort_keys=True), dedupe_key=dedupe_key,
+               status="pending", attempts=0, run_after=now if run_after is None else run_after,
+               message_id=message_id, created_at=now, updated_at=now)
+    result = conn.execute(insert_ignore(conn, jobs, ["kind", "dedupe_key"]).values(**row)
+                          .returning(jobs.c.id))
+    return result.scalar()
+
+
+def thd_enqueue_many(conn, kind: str, payloads: list[dict], *, now: float) -> int:
+    rows = [dict(kind=kind, payload=json.dumps(p, sort_keys=True), status="pending", attempts=0,
+                 run_after=now, created_at=now, updated_at=now) for p in payloads]
+    if rows:
+        conn.execute(jobs.insert(), rows)
+    return len(rows)
+
+
+def thd_settle_and_claim(conn, owner: str, *, done: list[int], kinds: list[str], limit: int,
+                         lease_s: float, max_attempts: int, now: float) -> list[Job]:
+    """Mark ``done`` jobs finished and claim up to ``limit`` more, in one transaction."""
+    if done:
+        conn.execute(update(jobs).where(jobs.c.id.in_(done), jobs.c.lease_owner == owner)
+                     .values(status="done", lease_owner=None, lease_expires=None, updated_at=now))
+    if limit <= 0:
+        return []
+    expired = and_(jobs.c.status == "running", jobs.c.lease_expires < now, jobs.c.kind.in_(kinds))
+    conn.execute(update(jobs).where(expired, jobs.c.attempts >= max_attempts).values(
+        status="dead", lease_owner=None, lease_expires=None, updated_at=now,
+        last_error=func.coalesce(jobs.c.last_error, "") + " [its worker died on every attempt]"))
+    claimable = (select(jobs.c.id)
+                 .where(jobs.c.kind.in_(kinds),
+                        or_(and_(jobs.c.status == "pending", jobs.c.run_after <= now), expired))
+                 .order_by(jobs.c.run_after, jobs.c.id).limit(limit)
+                 .with_for_update(skip_locked=True))
+    rows = conn.execute(
+        update(jobs).where(jobs.c.id.in_(claimable.scalar_subquery()))
+        .values(status="running", lease_owner=owner, lease_expires=now + lease_s,
+                attempts=jobs.c.attempts + 1, updated_at=now)
+        .returning(jobs.c.id, jobs.c.kind, jobs.c.payload, jobs.c.attempts, jobs.c.message_id))
+    claimed = [Job(r.id, r.kind, json.loads(r.payload), r.attempts, r.message_id) for r in rows]
+    return sorted(claimed, key=lambda j: j.id)
+
+
+def thd_extend(conn, owner: str, ids: list[int], *, lease_s: float, now: float) -> int:
+    """Renew the leases of jobs still running here, so long jobs are not taken over."""
+    if not ids:
+        return 0
+    return conn.execute(update(jobs).where(jobs.c.id.in_(ids), jobs.c.lease_owner == owner,
+                                           jobs.c.status == "running")
+                        .values(lease_expires=now + lease_s, updated_at=now)).rowcount
+
+
+def thd_fail(conn, job_id: int, owner: str, error: str, *, retry_at: float | None,
+             now: float) -> str:
+    """Record a failed attempt: back to pending at ``retry_at``, or dead when it is None."""
+    status = "dead" if retry_at is None else "pending"
+    conn.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.lease_owner == owner)
+                 .values(status=status, last_error=error[:4000], lease_owner=None,
+                         lease_expires=None, run_after=retry_at or now, updated_at=now))
+    return status
+
+
+def thd_release(conn, owner: str, *, now: float) -> int:
+    """Give back every job this owner still holds (graceful stop): not counted as an attempt."""
+    return conn.execute(update(jobs).where(jobs.c.lease_owner == owner, jobs.c.status == "running")
+                        .values(status="pending", lease_owner=None, lease_expires=None,
+                                attempts=jobs.c.attempts - 1, run_after=now,
+                                updated_at=now)).rowcount
+
+
+def thd_retry_dead(conn, job_id: int, *, now: float) -> bool:
+    """Operator action: put a dead-lettered job back in the queue with fresh attempts."""
+    return conn.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.status == "dead")
+                        .values(status="pending", attempts=0, run_after=now,
+                                updated_at=now)).rowcount == 1
+
+
+def thd_queue_stats(conn, *, now: float) -> list[dict]:
+    """Per kind and status (done excluded): how many, and the age of the oldest."""
+    rows = conn.execute(select(jobs.c.kind, jobs.c.status, func.count(), func.min(jobs.c.created_at))
+                        .where(jobs.c.status != "done").group_by(jobs.c.kind, jobs.c.status))
+    return [dict(kind=r[0], status=r[1], count=r[2], oldest_age=now - r[3]) for r in rows]
+
+
+def thd_prune(conn, *, before: float) -> int:
+    return conn.execute(jobs.delete().where(jobs.c.status == "done",
+                                            jobs.c.updated_at < before)).rowcount
+
+
+def thd_list(conn, *, status: str | None = None, message_id: str | None = None,
+             limit: int = 100) -> list[dict]:
+    query = select(jobs).order_by(jobs.c.id.desc()).limit(limit)
+    if status:
+        query = query.where(jobs.c.status == status)
+    if message_id:
+        query = query.where(jobs.c.message_id == message_id)
+    return [dict(r._mapping) for r in conn.execute(query)]
