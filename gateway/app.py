@@ -99,6 +99,20 @@ class Gateway(MultiService):
         log.info("gateway %s started: %d partners, database %s", self.rt.owner,
                  len(self.rt.partners), self.db.dialect)
 
+    def stopService(self):
+        """Children stop one at a time in reverse order: the worker must finish its jobs while the
+        database is still there (MultiService would stop them all at once)."""
+        Service.stopService(self)
+
+        async def stop_in_order():
+            for child in reversed(list(self)):
+                try:
+                    await defer.maybeDeferred(child.stopService)
+                except Exception as e:
+                    log.error("stopping %s failed: %s", child.name or type(child).__name__, e)
+
+        return defer.ensureDeferred(stop_in_order())
+
     async def ready_problems(self) -> list[str]:
         problems = [f"{s.name or type(s).__name__} is not running" for s in self if not s.running]
         try:

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+    model_validator,
+)
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
@@ -163,7 +170,21 @@ class WebhookSink(Model):
     webhook: str = Field(pattern=r"^https?://")
 
 
-Target = Literal["reconcile", "customs"] | DirectorySink | WebhookSink
+HANDLERS = ("reconcile", "customs")
+
+
+def _target(value):
+    if value in HANDLERS:
+        return value
+    if isinstance(value, dict) and set(value) == {"directory"}:
+        return DirectorySink.model_validate(value)
+    if isinstance(value, dict) and set(value) == {"webhook"}:
+        return WebhookSink.model_validate(value)
+    raise ValueError(f"{value!r} is not a route target: use reconcile, customs, "
+                     "{directory: PATH} or {webhook: URL}")
+
+
+Target = Annotated[str | DirectorySink | WebhookSink, PlainValidator(_target)]
 
 
 class Route(Model):

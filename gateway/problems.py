@@ -52,24 +52,24 @@ def yaml_line(data, loc: tuple) -> int | None:
 
 
 def toml_line(text: str, loc: tuple) -> int | None:
-    """Line (1-based) of ``key`` inside ``[section]`` of a TOML text; tomllib keeps no positions."""
+    """Line (1-based) of ``section.key`` in a TOML text (tomllib keeps no positions); the
+    section's header line when the key itself is absent."""
     if not loc:
         return None
-    section, key = (str(loc[0]), str(loc[1])) if len(loc) > 1 else (None, str(loc[0]))
-    current = None
+    section, key = str(loc[0]), (str(loc[1]) if len(loc) > 1 else None)
+    current = section_line = None
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         header = re.match(r"^\[\s*([^\]]+?)\s*\]$", line)
         if header:
             current = header.group(1)
-            if section is not None and current == section and key == section:
-                return number
-            continue
-        if current == section and re.match(rf"^{re.escape(key)}\s*=", line):
+            if current == section and section_line is None:
+                section_line = number
+        elif key is None and current is None and re.match(rf"^{re.escape(section)}\s*=", line):
             return number
-    if section is not None:
-        return toml_line(text, (section,)) if len(loc) > 1 else None
-    return None
+        elif key is not None and current == section and re.match(rf"^{re.escape(key)}\s*=", line):
+            return number
+    return section_line
 
 
 def from_validation(err: ValidationError, file: Path | str, locate=None, prefix=()) -> list[Problem]:
