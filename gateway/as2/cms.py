@@ -1,0 +1,532 @@
+"""CMS (RFC 5652) as AS2 uses it: detached SignedData, (Auth)EnvelopedData and CompressedData.
+
+asn1crypto builds and reads the structures (including the BER indefinite-length encodings that
+`openssl cms -stream` and many AS2 products emit); every cryptographic operation is `cryptography`.
+"""
+
+import base64
+import contextlib
+import datetime as dt
+import os
+import zlib
+from collections.abc import Iterator, Sequence
+
+from asn1crypto import algos, cms, core
+from asn1crypto import x509 as ax509
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import padding as block_padding
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from gateway.as2 import (
+    AuthenticationFailed,
+    DecompressionFailed,
+    DecryptionFailed,
+    UnexpectedProcessingError,
+)
+
+_HASHES = {
+    "sha1": hashes.SHA1,
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
+
+# Our cipher names -> (asn1crypto algorithm name, key length in bytes).
+_CIPHERS = {
+    "aes128-cbc": ("aes128_cbc", 16),
+    "aes192-cbc": ("aes192_cbc", 24),
+    "aes256-cbc": ("aes256_cbc", 32),
+    "aes128-gcm": ("aes128_gcm", 16),
+    "aes192-gcm": ("aes192_gcm", 24),
+    "aes256-gcm": ("aes256_gcm", 32),
+    "3des": ("tripledes_3key", 24),
+}
+_CIPHER_ALIASES = {"des3": "3des", "desede3cbc": "3des", "tripledes": "3des"}
+_CIPHER_ALIASES.update({name.replace("-", ""): name for name in _CIPHERS})
+_CIPHER_BY_ASN1 = {asn1_name: name for name, (asn1_name, _) in _CIPHERS.items()}
+_GCM_TAG_BYTES = 16
+
+# Compression ratios only mean something once the output is large: a small document full of
+# padding legitimately compresses far beyond any sensible bomb threshold.
+_RATIO_FLOOR_BYTES = 1 << 20
+
+
+class _GcmParameters(core.Sequence):
+    """GCMParameters of RFC 5084, which asn1crypto does not define."""
+
+    _fields = [
+        ("aes_nonce", core.OctetString),
+        ("aes_icvlen", core.Integer, {"default": 12}),
+    ]
+
+
+def digest_name(alg: str) -> str:
+    """Normalise a digest spelling ('SHA-256', 'sha256', 'sha_256') to 'sha256'."""
+    name = alg.strip().lower().replace("-", "").replace("_", "")
+    if name not in _HASHES:
+        raise UnexpectedProcessingError(f"unsupported digest algorithm {alg!r}")
+    return name
+
+
+def micalg(alg: str) -> str:
+    """The RFC 5751 `micalg` parameter for a digest: 'sha-256'."""
+    return "sha-" + digest_name(alg)[3:]
+
+
+def _hash(alg: str) -> hashes.HashAlgorithm:
+    return _HASHES[digest_name(alg)]()
+
+
+def digest(data: bytes, alg: str) -> bytes:
+    h = hashes.Hash(_hash(alg))
+    h.update(data)
+    return h.finalize()
+
+
+def mic(data: bytes, alg: str) -> str:
+    """RFC 4130 §7.3.1 Received-Content-MIC, naming the algorithm as the requester spelled it."""
+    return f"{base64.b64encode(digest(data, alg)).decode('ascii')}, {alg.strip()}"
+
+
+def cipher_name(alg: str) -> str:
+    """Normalise a content-encryption spelling ('AES256-CBC', 'des3') to one of ours."""
+    name = alg.strip().lower().replace("_", "-")
+    name = _CIPHER_ALIASES.get(name.replace("-", ""), name)
+    if name not in _CIPHERS:
+        raise UnexpectedProcessingError(f"unsupported content encryption algorithm {alg!r}")
+    return name
+
+
+# asn1crypto parses lazily, so malformed input surfaces as these on any field access.
+_PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError)
+
+
+@contextlib.contextmanager
+def _structure(error: type, where: str) -> Iterator[None]:
+    """Turn asn1crypto's parse errors inside the block into `error`, saying where."""
+    try:
+        yield
+    except _PARSE_ERRORS as exc:
+        raise error(f"{where}: malformed or truncated ASN.1 ({exc})") from exc
+
+
+def _content_info(der: bytes, expected: Sequence[str], error: type, where: str) -> core.Asn1Value:
+    with _structure(error, where):
+        info = cms.ContentInfo.load(der)
+        ctype = info["content_type"].native
+        if ctype not in expected:
+            raise error(f"{where}: CMS content type is {ctype}, expected {' or '.join(expected)}")
+        return info["content"]
+
+
+def content_type(der: bytes) -> str | None:
+    """The content type of a CMS ContentInfo ('enveloped_data', ...), None if unreadable."""
+    try:
+        return cms.ContentInfo.load(der)["content_type"].native
+    except _PARSE_ERRORS:
+        return None
+
+
+def _asn1_cert(cert: x509.Certificate) -> ax509.Certificate:
+    return ax509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+
+def _issuer_and_serial(cert: ax509.Certificate) -> cms.IssuerAndSerialNumber:
+    return cms.IssuerAndSerialNumber({"issuer": cert.issuer, "serial_number": cert.serial_number})
+
+
+def _identifies(identifier: core.Choice, cert: ax509.Certificate) -> bool:
+    """Whether a SignerIdentifier or RecipientIdentifier names `cert` (issuer+serial or SKI)."""
+    chosen = identifier.chosen
+    if identifier.name == "issuer_and_serial_number":
+        return (
+            chosen["serial_number"].native == cert.serial_number and chosen["issuer"] == cert.issuer
+        )
+    if identifier.name == "subject_key_identifier":
+        return chosen.native in (cert.key_identifier, cert.public_key.sha1)
+    return False
+
+
+def _describe(identifier: core.Choice) -> str:
+    if identifier.name == "issuer_and_serial_number":
+        chosen = identifier.chosen
+        return (
+            f"issuer '{chosen['issuer'].human_friendly}', serial {chosen['serial_number'].native}"
+        )
+    return f"subject key identifier {identifier.chosen.native.hex()}"
+
+
+def _pss(params: algos.RSASSAPSSParams) -> tuple[padding.PSS, hashes.HashAlgorithm]:
+    hash_alg = _hash(params["hash_algorithm"]["algorithm"].native)
+    mgf_hash = _hash(params["mask_gen_algorithm"]["parameters"]["algorithm"].native)
+    return padding.PSS(
+        mgf=padding.MGF1(mgf_hash), salt_length=params["salt_length"].native
+    ), hash_alg
+
+
+def sign(
+    data: bytes,
+    key: rsa.RSAPrivateKey,
+    cert: x509.Certificate,
+    digest_alg: str = "sha256",
+    rsa_padding: str = "pkcs1v15",
+) -> bytes:
+    """Detached SignedData (DER) over `data`, with contentType, signingTime and messageDigest."""
+    name = digest_name(digest_alg)
+    acert = _asn1_cert(cert)
+    attrs = cms.CMSAttributes(
+        [
+            cms.CMSAttribute({"type": "content_type", "values": ["data"]}),
+            cms.CMSAttribute(
+                {
+                    "type": "signing_time",
+                    "values": [cms.Time({"utc_time": dt.datetime.now(dt.UTC)})],
+                }
+            ),
+            cms.CMSAttribute({"type": "message_digest", "values": [digest(data, name)]}),
+        ]
+    )
+    hash_alg = _hash(name)
+    if rsa_padding == "pss":
+        params = algos.RSASSAPSSParams(
+            {
+                "hash_algorithm": {"algorithm": name},
+                "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": name}},
+                "salt_length": hash_alg.digest_size,
+            }
+        )
+        pad, _ = _pss(params)
+        sig_alg = {"algorithm": "rsassa_pss", "parameters": params}
+    elif rsa_padding == "pkcs1v15":
+        pad = padding.PKCS1v15()
+        sig_alg = {"algorithm": "rsassa_pkcs1v15"}
+    else:
+        raise UnexpectedProcessingError(f"unsupported RSA signature padding {rsa_padding!r}")
+    # The signature covers the attributes as a DER SET OF, not their [0] tagging in SignerInfo.
+    signature = key.sign(attrs.dump(), pad, hash_alg)
+    signer = cms.SignerInfo(
+        {
+            "version": "v1",
+            "sid": {"issuer_and_serial_number": _issuer_and_serial(acert)},
+            "digest_algorithm": {"algorithm": name},
+            "signed_attrs": attrs,
+            "signature_algorithm": sig_alg,
+            "signature": signature,
+        }
+    )
+    signed = cms.SignedData(
+        {
+            "version": "v1",
+            "digest_algorithms": [{"algorithm": name}],
+            "encap_content_info": {"content_type": "data"},
+            "certificates": [acert],
+            "signer_infos": [signer],
+        }
+    )
+    return cms.ContentInfo({"content_type": "signed_data", "content": signed}).dump()
+
+
+def signed_content(der: bytes) -> bytes:
+    """The encapsulated content of an opaque (not detached) SignedData; verify it with `verify`."""
+    where = "application/pkcs7-mime signed-data"
+    signed = _content_info(der, ("signed_data",), AuthenticationFailed, where)
+    with _structure(AuthenticationFailed, where):
+        content = signed["encap_content_info"]["content"].native
+    if content is None:
+        raise AuthenticationFailed(f"{where}: SignedData is detached, it carries no content")
+    return content
+
+
+def _check_validity(cert: x509.Certificate, allow_expired: bool) -> None:
+    now = dt.datetime.now(dt.UTC)
+    if allow_expired or cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+        return
+    raise AuthenticationFailed(
+        f"signer certificate '{cert.subject.rfc4514_string()}' is valid only from "
+        f"{cert.not_valid_before_utc:%Y-%m-%d %H:%M} "
+        f"to {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
+    )
+
+
+def verify(
+    data: bytes,
+    signature: bytes,
+    trusted: Sequence[x509.Certificate],
+    allow_expired: bool = False,
+) -> str:
+    """Check a detached SignedData over `data` by one of `trusted`; return the digest name used.
+
+    Certificates embedded in the signature are ignored: only the partner's configured
+    certificates can vouch for a message.
+    """
+    where = "application/pkcs7-signature SignedData"
+    signed = _content_info(signature, ("signed_data",), AuthenticationFailed, where)
+    with _structure(AuthenticationFailed, where):
+        signers = list(signed["signer_infos"])
+        if not signers:
+            raise AuthenticationFailed(f"{where}: no SignerInfo")
+        candidates = [(c, _asn1_cert(c)) for c in trusted]
+        for signer in signers:
+            cert = next((c for c, ac in candidates if _identifies(signer["sid"], ac)), None)
+            if cert is not None:
+                return _verify_signer(data, signer, cert, allow_expired, where)
+        raise AuthenticationFailed(
+            f"{where}: signer ({_describe(signers[0]['sid'])}) is not a certificate configured "
+            "for this partner"
+        )
+
+
+def _verify_signer(
+    data: bytes, signer: cms.SignerInfo, cert: x509.Certificate, allow_expired: bool, where: str
+) -> str:
+    _check_validity(cert, allow_expired)
+    alg = signer["digest_algorithm"]["algorithm"].native
+    try:
+        name = digest_name(alg)
+    except UnexpectedProcessingError as exc:
+        raise AuthenticationFailed(f"{where}: SignerInfo digestAlgorithm {exc}") from exc
+    attrs = signer["signed_attrs"]
+    if attrs.native is None:
+        signed_bytes = data
+    else:
+        digests = [a["values"][0].native for a in attrs if a["type"].native == "message_digest"]
+        if digests != [digest(data, name)]:
+            raise AuthenticationFailed(
+                f"{where}: messageDigest signed attribute does not match the signed MIME part "
+                "(content altered or wrongly canonicalised)"
+            )
+        # Verify over the attributes exactly as received, retagged from [0] IMPLICIT to SET OF.
+        signed_bytes = b"\x31" + attrs.dump()[1:]
+    sig_alg = signer["signature_algorithm"]
+    scheme = sig_alg.signature_algo
+    if scheme == "rsassa_pss":
+        pad, hash_alg = _pss(sig_alg["parameters"])
+    elif scheme == "rsassa_pkcs1v15":
+        pad, hash_alg = padding.PKCS1v15(), _hash(name)
+    else:
+        raise AuthenticationFailed(f"{where}: unsupported signatureAlgorithm {scheme}")
+    public_key = cert.public_key()
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise AuthenticationFailed(f"{where}: signer certificate key is not RSA")
+    try:
+        public_key.verify(signer["signature"].native, signed_bytes, pad, hash_alg)
+    except InvalidSignature as exc:
+        raise AuthenticationFailed(
+            f"{where}: signature does not verify with certificate '{cert.subject.rfc4514_string()}'"
+        ) from exc
+    return name
+
+
+def encrypt(
+    data: bytes,
+    recipient: x509.Certificate,
+    cipher: str = "aes256-cbc",
+    key_transport: str = "rsa-pkcs1v15",
+) -> bytes:
+    """EnvelopedData (AuthEnvelopedData for GCM) of `data` for `recipient`, as DER.
+
+    key_transport: 'rsa-pkcs1v15', 'oaep' (SHA-1, the RFC 8017 default most products expect)
+    or 'oaep-sha256'.
+    """
+    name = cipher_name(cipher)
+    oid_name, key_len = _CIPHERS[name]
+    cek = os.urandom(key_len)
+    if name.endswith("-gcm"):
+        nonce = os.urandom(12)
+        sealed = AESGCM(cek).encrypt(nonce, data, None)
+        ciphertext, tag = sealed[:-_GCM_TAG_BYTES], sealed[-_GCM_TAG_BYTES:]
+        params = _GcmParameters({"aes_nonce": nonce, "aes_icvlen": _GCM_TAG_BYTES})
+    else:
+        block = _block_cipher(name, cek)
+        iv = os.urandom(block.block_size // 8)
+        padder = block_padding.PKCS7(block.block_size).padder()
+        encryptor = Cipher(block, modes.CBC(iv)).encryptor()
+        ciphertext = (
+            encryptor.update(padder.update(data) + padder.finalize()) + encryptor.finalize()
+        )
+        params = core.OctetString(iv)
+    key_alg, pad = _key_transport(key_transport)
+    recipient_info = cms.RecipientInfo(
+        name="ktri",
+        value={
+            "version": "v0",
+            "rid": {"issuer_and_serial_number": _issuer_and_serial(_asn1_cert(recipient))},
+            "key_encryption_algorithm": key_alg,
+            "encrypted_key": recipient.public_key().encrypt(cek, pad),
+        },
+    )
+    content_info = {
+        "content_type": "data",
+        "content_encryption_algorithm": {"algorithm": oid_name, "parameters": params},
+        "encrypted_content": ciphertext,
+    }
+    if name.endswith("-gcm"):
+        envelope = cms.AuthEnvelopedData(
+            {
+                "version": "v0",
+                "recipient_infos": [recipient_info],
+                "auth_encrypted_content_info": content_info,
+                "mac": tag,
+            }
+        )
+        ctype = "authenticated_enveloped_data"
+    else:
+        envelope = cms.EnvelopedData(
+            {
+                "version": "v0",
+                "recipient_infos": [recipient_info],
+                "encrypted_content_info": content_info,
+            }
+        )
+        ctype = "enveloped_data"
+    return cms.ContentInfo({"content_type": ctype, "content": envelope}).dump()
+
+
+def _block_cipher(name: str, cek: bytes) -> algorithms.BlockCipherAlgorithm:
+    return TripleDES(cek) if name == "3des" else algorithms.AES(cek)
+
+
+def _oaep(hash_name: str, mgf_hash_name: str) -> padding.OAEP:
+    return padding.OAEP(
+        mgf=padding.MGF1(_hash(mgf_hash_name)), algorithm=_hash(hash_name), label=None
+    )
+
+
+def _key_transport(name: str) -> tuple[dict, padding.AsymmetricPadding]:
+    if name == "rsa-pkcs1v15":
+        return {"algorithm": "rsaes_pkcs1v15"}, padding.PKCS1v15()
+    oaep_hashes = {"oaep": "sha1", "oaep-sha256": "sha256"}
+    if name not in oaep_hashes:
+        raise UnexpectedProcessingError(f"unsupported key transport {name!r}")
+    hash_name = oaep_hashes[name]
+    params = algos.RSAESOAEPParams(
+        {
+            "hash_algorithm": {"algorithm": hash_name},
+            "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": hash_name}},
+        }
+    )
+    return {"algorithm": "rsaes_oaep", "parameters": params}, _oaep(hash_name, hash_name)
+
+
+def decrypt(der: bytes, key: rsa.RSAPrivateKey, cert: x509.Certificate) -> bytes:
+    """Decrypt EnvelopedData or AuthEnvelopedData (DER or BER) addressed to `cert`."""
+    where = "application/pkcs7-mime enveloped-data"
+    envelope = _content_info(
+        der, ("enveloped_data", "authenticated_enveloped_data"), DecryptionFailed, where
+    )
+    with _structure(DecryptionFailed, where):
+        ours = _asn1_cert(cert)
+        recipients = [ri.chosen for ri in envelope["recipient_infos"] if ri.name == "ktri"]
+        ktri = next((r for r in recipients if _identifies(r["rid"], ours)), None)
+        if ktri is None:
+            listed = "; ".join(_describe(r["rid"]) for r in recipients) or "none usable"
+            raise DecryptionFailed(
+                f"{where}: no KeyTransRecipientInfo is addressed to our certificate "
+                f"(issuer '{ours.issuer.human_friendly}', serial {ours.serial_number}); "
+                f"recipients: {listed}"
+            )
+        cek = _unwrap_key(ktri, key, where)
+        authenticated = isinstance(envelope, cms.AuthEnvelopedData)
+        info = envelope[
+            "auth_encrypted_content_info" if authenticated else "encrypted_content_info"
+        ]
+        alg = info["content_encryption_algorithm"]
+        alg_name = alg["algorithm"].native
+        ciphertext = info["encrypted_content"].native or b""
+        if alg_name not in _CIPHER_BY_ASN1:
+            raise DecryptionFailed(f"{where}: unsupported contentEncryptionAlgorithm {alg_name}")
+        name = _CIPHER_BY_ASN1[alg_name]
+        if len(cek) != _CIPHERS[name][1]:
+            raise DecryptionFailed(
+                f"{where}: decrypted content key has {len(cek)} bytes, {name} needs "
+                f"{_CIPHERS[name][1]} (wrong private key?)"
+            )
+        if name.endswith("-gcm"):
+            params = _GcmParameters.load(alg["parameters"].dump())
+            attrs = envelope["auth_attrs"]
+            # RFC 5083: the authenticated attributes, DER-encoded as a SET OF, are the AAD.
+            aad = b"\x31" + attrs.dump()[1:] if attrs.native is not None else None
+            try:
+                return AESGCM(cek).decrypt(
+                    params["aes_nonce"].native, ciphertext + envelope["mac"].native, aad
+                )
+            except InvalidTag as exc:
+                raise DecryptionFailed(
+                    f"{where}: AES-GCM authentication tag does not match (content altered)"
+                ) from exc
+        block = _block_cipher(name, cek)
+        decryptor = Cipher(block, modes.CBC(alg["parameters"].native)).decryptor()
+        unpadder = block_padding.PKCS7(block.block_size).unpadder()
+        try:
+            plain = decryptor.update(ciphertext) + decryptor.finalize()
+            return unpadder.update(plain) + unpadder.finalize()
+        except ValueError as exc:
+            raise DecryptionFailed(
+                f"{where}: {name} decryption produced invalid padding "
+                "(wrong key or altered content)"
+            ) from exc
+
+
+def _unwrap_key(ktri: cms.KeyTransRecipientInfo, key: rsa.RSAPrivateKey, where: str) -> bytes:
+    alg = ktri["key_encryption_algorithm"]
+    alg_name = alg["algorithm"].native
+    if alg_name == "rsaes_pkcs1v15":
+        pad = padding.PKCS1v15()
+    elif alg_name == "rsaes_oaep":
+        params = alg["parameters"]
+        pad = _oaep(
+            params["hash_algorithm"]["algorithm"].native,
+            params["mask_gen_algorithm"]["parameters"]["algorithm"].native,
+        )
+    else:
+        raise DecryptionFailed(f"{where}: unsupported keyEncryptionAlgorithm {alg_name}")
+    try:
+        return key.decrypt(ktri["encrypted_key"].native, pad)
+    except ValueError as exc:
+        raise DecryptionFailed(
+            f"{where}: encryptedKey of the RecipientInfo cannot be decrypted with our private key"
+        ) from exc
+
+
+def compress(data: bytes) -> bytes:
+    """CompressedData (RFC 3274, zlib) of `data`, as DER."""
+    compressed = cms.CompressedData(
+        {
+            "version": "v0",
+            "compression_algorithm": {"algorithm": "zlib"},
+            "encap_content_info": {"content_type": "data", "content": zlib.compress(data)},
+        }
+    )
+    return cms.ContentInfo({"content_type": "compressed_data", "content": compressed}).dump()
+
+
+def decompress(der: bytes, max_bytes: int, max_ratio: int) -> bytes:
+    """Expand CompressedData, refusing output beyond `max_bytes` or `max_ratio` times the input."""
+    where = "application/pkcs7-mime compressed-data"
+    compressed = _content_info(der, ("compressed_data",), DecompressionFailed, where)
+    with _structure(DecompressionFailed, where):
+        alg = compressed["compression_algorithm"]["algorithm"].native
+        if alg != "zlib":
+            raise DecompressionFailed(f"{where}: unsupported compressionAlgorithm {alg}")
+        packed = compressed["encap_content_info"]["content"].native or b""
+    by_ratio = max(max_ratio * len(packed), _RATIO_FLOOR_BYTES)
+    limit = min(max_bytes, by_ratio)
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(packed, limit + 1)
+    except zlib.error as exc:
+        raise DecompressionFailed(f"{where}: corrupt zlib stream ({exc})") from exc
+    if len(out) > limit:
+        if limit == max_bytes:
+            reason = f"the {max_bytes}-byte size cap"
+        else:
+            reason = f"{max_ratio}:1 of its {len(packed)} compressed bytes"
+        raise DecompressionFailed(f"{where}: content expands beyond {reason}")
+    if not inflater.eof:
+        raise DecompressionFailed(f"{where}: zlib stream is truncated")
+    return out
