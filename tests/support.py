@@ -115,3 +115,8 @@ class Daemon:
 
     def messages(self, *args: str) -> list[dict]:
         return json.loads(self.command("messages", "--json", *args).stdout)
+
+    def messages_jobs(self) -> list[dict]:
+        """Jobs of the newest message."""
+        newest = self.messages()[0]["id"]
+        return json.loads(self.command("messages", "show", newest, "--json").stdout)["jobs"]

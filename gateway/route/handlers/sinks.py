@@ -63,7 +63,7 @@ async def deliver_webhook(rt: Runtime, job: Job) -> None:
         sending = Agent(reactor, connectTimeout=30).request(b"POST", url.encode(), headers,
                                                             FileBodyProducer(body))
         response = await sending.addTimeout(WEBHOOK_TIMEOUT_S, reactor)
-        await readBody(response).addTimeout(WEBHOOK_TIMEOUT_S, reactor)
     if not 200 <= response.code < 300:
         raise RuntimeError(f"webhook {url} answered HTTP {response.code}")
+    await readBody(response).addTimeout(WEBHOOK_TIMEOUT_S, reactor)
     await _delivered(rt, message, f"webhook {url}")
