@@ -29,7 +29,9 @@ messages = Table(
     Column("filename", String(255)),
     Column("size", BigInteger),
     Column("sha256", String(64)),                          # archive reference of the raw body
+    Column("payload_sha256", String(64)),                  # the payload once unwrapped
     Column("mic", String(255)),
+    Column("disposition", String(255)),                    # the MDN's, sent or received
     Column("error", Text),
     Column("headers", Text),                               # JSON
     Column("created_at", Float, nullable=False),
