@@ -1,0 +1,1 @@
+"""Electronic data interchange: X12 parsing, validation, acknowledgments and serialisation."""
