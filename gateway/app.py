@@ -1,6 +1,6 @@
 """Builds the running gateway: a service tree started in order and stopped in reverse.
 
-database -> ops HTTP (metrics, health) -> AS2 listener -> worker -> queue statistics.
+database -> ops HTTP (metrics, health) -> AS2 listeners -> worker -> queue statistics.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from twisted.application import internet
 from twisted.application.service import MultiService, Service
 from twisted.internet import defer
 from twisted.internet.threads import deferToThread
-from twisted.web.resource import Resource
-from twisted.web.server import Site
 
 from gateway import certs, metrics
 from gateway.archive import Archive
+from gateway.as2 import inbound, outbound
+from gateway.as2.keys import Identity
+from gateway.as2.server import as2_site
 from gateway.config import Config
 from gateway.health import ops_site
 from gateway.partners import PartnerSet, load_partners
@@ -28,6 +29,7 @@ from gateway.route.handlers import sinks
 from gateway.runtime import Runtime
 from gateway.store import jobs, messages
 from gateway.store.database import Database, thd_ping
+from gateway.tls import server_options
 from gateway.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -47,23 +49,15 @@ class DatabaseService(Service):
         self.db.stop()
 
 
-class As2Placeholder(Resource):
-    """Stands at the AS2 address until the AS2 receiver is enabled; refuses politely."""
-
-    isLeaf = True
-
-    def render_POST(self, request):
-        request.setResponseCode(503)
-        return b"AS2 receiving is not enabled on this gateway\n"
-
-    render_GET = render_POST
-
-
-def job_handlers(rt: Runtime) -> dict:
+def job_handlers(rt: Runtime, identity: Identity) -> dict:
     return {
         "process": partial(router.process, rt),
         "deliver": partial(sinks.deliver_directory, rt),
         "webhook": partial(sinks.deliver_webhook, rt),
+        "as2-unwrap": partial(inbound.recover, rt, identity),
+        "as2-mdn": partial(inbound.send_async_mdn, rt, identity),
+        "as2-send": partial(outbound.send, rt, identity),
+        "as2-mdn-timeout": partial(outbound.mdn_timeout, rt),
     }
 
 
@@ -76,16 +70,19 @@ class Gateway(MultiService):
         owner = f"{config.gateway.node_name}:{os.getpid()}"
         self.rt = Runtime(config=config, db=self.db, archive=Archive(config.gateway.data_dir),
                           partners=partners, owner=owner)
-        self.worker = Worker(self.db, job_handlers(self.rt), config.jobs, owner)
+        identity = Identity.load(config)
+        self.worker = Worker(self.db, job_handlers(self.rt, identity), config.jobs, owner)
         self.rt.wake_worker = self.worker.wake
 
         DatabaseService(self.db).setServiceParent(self)
         self.ops_server = internet.TCPServer(config.metrics.port, ops_site(self.ready_problems),
                                              interface=config.metrics.host)
         self.ops_server.setServiceParent(self)
-        self.as2_server = internet.TCPServer(config.as2.port, Site(As2Placeholder()),
-                                             interface=config.as2.host)
-        self.as2_server.setServiceParent(self)
+        as2 = as2_site(self.rt, identity)
+        internet.TCPServer(config.as2.port, as2, interface=config.as2.host).setServiceParent(self)
+        if config.as2.tls_port is not None:
+            internet.SSLServer(config.as2.tls_port, as2, server_options(config),
+                               interface=config.as2.host).setServiceParent(self)
         self.worker.setServiceParent(self)
         internet.TimerService(STATS_INTERVAL_S, self.refresh_stats).setServiceParent(self)
         self._publish_partners(partners)

@@ -54,6 +54,7 @@ class SpoolFile:
         self.archive = archive
         self.limit = limit
         self.size = 0
+        self.sha256: str | None = None
         self._hash = hashlib.sha256()
         fd, name = tempfile.mkstemp(dir=archive.spool, prefix="in-")
         self.path = Path(name)
@@ -77,12 +78,25 @@ class SpoolFile:
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(self.path, target)   # same content, same name: a re-receive is harmless
         fsync_dir(target.parent)
+        self.sha256 = digest
         return digest, self.size
 
     def discard(self) -> None:
         if not self._file.closed:
             self._file.close()
         self.path.unlink(missing_ok=True)
+
+    # twisted.web treats a request body as a file: it rewinds it and closes it when done.
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return 0 if self._file.closed else self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.size
+
+    def close(self) -> None:
+        """Discard unless committed: a body nobody committed was never acknowledged."""
+        if self.sha256 is None:
+            self.discard()
 
 
 class Archive:

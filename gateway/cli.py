@@ -1,4 +1,4 @@
-"""The ``gateway`` command: serve, check, db, certs, messages, jobs, receive."""
+"""The ``gateway`` command: serve, check, db, certs, messages, jobs, send, receive."""
 
 from __future__ import annotations
 
@@ -238,6 +238,27 @@ def cmd_receive(args) -> int:
     return 0
 
 
+def cmd_send(args) -> int:
+    """Queue a file for a partner; the running gateway sends it and tracks its MDN."""
+    from gateway.archive import Archive
+    from gateway.as2.outbound import thd_queue
+    from gateway.partners import load_partners
+
+    config = _config(args)
+    partner = load_partners(config).partners.get(args.partner)
+    if partner is None or partner.as2 is None or not partner.as2.url:
+        print(f"partner {args.partner!r} is not configured for sending over AS2 (as2.url)")
+        return 1
+    path = Path(args.file)
+    sha256, size = Archive(config.gateway.data_dir).put_file(path)
+    id = _store(config).transaction(
+        thd_queue, partner_id=partner.id, sha256=sha256, size=size, filename=path.name,
+        content_type=args.content_type, actor="operator", now=time.time(),
+        domain=config.gateway.node_name)
+    print(f"queued message {id} ({size} bytes) for {partner.id}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gateway", description=__doc__)
     p.add_argument("--config", help="gateway.toml (default: embedded defaults, or $GATEWAY_CONFIG)")
@@ -267,11 +288,19 @@ def parser() -> argparse.ArgumentParser:
     jobs.add_argument("--limit", type=int, default=50)
     jobs.add_argument("--retry", type=int, metavar="JOB_ID")
     jobs.set_defaults(fn=cmd_jobs)
+    send = sub.add_parser("send", help="send a file to a partner over AS2")
+    send.add_argument("--partner", required=True)
+    send.add_argument("--content-type", default="application/edi-x12",
+                      help="payload type (default application/edi-x12)")
+    send.add_argument("file")
+    send.set_defaults(fn=cmd_send)
     receive = sub.add_parser("receive", help="take in a file from a partner delivered by hand")
     receive.add_argument("--partner", required=True)
     receive.add_argument("--message-id", help="the partner's id for it (default: its sha256)")
     receive.add_argument("file")
     receive.set_defaults(fn=cmd_receive)
+    from gateway.reconcile.cli import add_parser as add_reconcile
+    add_reconcile(sub)
     return p
 
 

@@ -17,7 +17,8 @@ def thd_record_inbound(conn, *, partner_id: str, transport: str, message_id: str
     id, created = messages.thd_create(
         conn, direction="inbound", transport=transport, partner_id=partner_id,
         message_id=message_id, status="received", actor=actor, now=now, headers=headers,
-        content_type=content_type, filename=filename, size=size, sha256=sha256, mic=mic)
+        content_type=content_type, filename=filename, size=size, sha256=sha256,
+        payload_sha256=sha256, mic=mic)
     if created:
         jobs.thd_enqueue(conn, "process", {"message": id}, now=now, message_id=id,
                          dedupe_key=f"process:{id}")

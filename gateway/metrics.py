@@ -14,6 +14,11 @@ MESSAGE_BYTES = Counter("gateway_message_bytes_total", "Payload bytes by partner
 REJECTED = Counter("gateway_rejected_total", "Input refused before it became a message, by reason",
                    ["transport", "reason"])
 
+MDNS = Counter("gateway_mdns_total", "MDNs sent for received messages and received for sent ones, "
+               "by outcome (ok, failed)", ["partner", "direction", "outcome"])
+MDN_LATENCY = Histogram("gateway_mdn_latency_seconds", "From sending a message to its MDN",
+                        ["partner"], buckets=(.1, .5, 1, 5, 15, 60, 300, 900, 3600, 14400))
+
 JOBS = Counter("gateway_jobs_total", "Jobs finished, by kind and outcome (done, retry, dead)",
                ["kind", "outcome"])
 JOB_SECONDS = Histogram("gateway_job_seconds", "Job run time", ["kind"],
@@ -33,3 +38,16 @@ RELOADS = Counter("gateway_config_reloads_total", "Partner reloads, by outcome (
 RELOAD_OK = Gauge("gateway_config_last_reload_success", "1 when the last reload succeeded")
 CERT_EXPIRY = Gauge("gateway_certificate_expiry_timestamp_seconds",
                     "Certificate notAfter as a Unix time", ["owner", "usage", "subject"])
+
+# Reconciliation
+RECONCILE_OPEN = Gauge("gateway_reconcile_open_discrepancies",
+                       "Open or acknowledged reconciliation discrepancies", ["partner", "type"])
+RECONCILE_INVOICE_MATCH = Gauge("gateway_reconcile_invoice_match_ratio",
+                                "Share of invoices with no unsettled three-way match discrepancy",
+                                ["partner"])
+RECONCILE_ASN_ON_TIME = Gauge("gateway_reconcile_asn_on_time_ratio",
+                              "Share of ship notices sent within the allowed hours of shipping",
+                              ["partner"])
+RECONCILE_OUTSTANDING = Gauge("gateway_reconcile_amount_outstanding",
+                              "Invoiced and not yet paid, by partner and currency",
+                              ["partner", "currency"])

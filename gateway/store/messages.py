@@ -64,10 +64,11 @@ def thd_get(conn, id: str) -> dict | None:
 
 
 def thd_list(conn, *, partner_id: str | None = None, status: str | None = None,
-             direction: str | None = None, limit: int = 50) -> list[dict]:
+             direction: str | None = None, message_id: str | None = None,
+             limit: int = 50) -> list[dict]:
     query = select(messages).order_by(messages.c.created_at.desc()).limit(limit)
     for column, value in ((messages.c.partner_id, partner_id), (messages.c.status, status),
-                          (messages.c.direction, direction)):
+                          (messages.c.direction, direction), (messages.c.message_id, message_id)):
         if value:
             query = query.where(column == value)
     return [dict(r._mapping) for r in conn.execute(query)]

@@ -98,3 +98,76 @@ counters = Table(
     Column("name", String(32), primary_key=True),
     Column("value", BigInteger, nullable=False),
 )
+
+# Reconciliation ledger
+# Documents the ledger has booked, by documents.id (idempotency), with their validated body.
+reconcile_documents = Table(
+    "reconcile_documents", metadata,
+    Column("document_id", String(36), primary_key=True),
+    Column("partner_id", String(64), nullable=False),
+    Column("doc_type", String(16), nullable=False),
+    Column("number", String(64), nullable=False),           # PO, shipment, invoice, ... number
+    Column("issued_at", Float, nullable=False),             # the document's own date
+    Column("received_at", Float, nullable=False),
+    Column("body", Text, nullable=False),                   # JSON
+    Column("booked_at", Float, nullable=False),
+)
+Index("ix_reconcile_documents_type", reconcile_documents.c.partner_id,
+      reconcile_documents.c.doc_type, reconcile_documents.c.issued_at)
+
+# What ties documents together: (kind, value) = (po | shipment | invoice | ..., number).
+reconcile_links = Table(
+    "reconcile_links", metadata,
+    Column("document_id", String(36), ForeignKey("reconcile_documents.document_id"),
+           primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("value", String(64), primary_key=True),
+    Column("partner_id", String(64), nullable=False),
+)
+Index("ix_reconcile_links_value", reconcile_links.c.partner_id, reconcile_links.c.kind,
+      reconcile_links.c.value)
+
+# One row per subject (po:…, invoice:…, return:…, remittance:…): locked while it is evaluated,
+# and due for the sweep at next_check_at.
+reconcile_subjects = Table(
+    "reconcile_subjects", metadata,
+    Column("partner_id", String(64), primary_key=True),
+    Column("subject", String(80), primary_key=True),
+    Column("next_check_at", Float),
+    Column("open_amount", String(32)),                      # decimal text, invoices only
+    Column("currency", String(3)),
+    Column("evaluated_at", Float, nullable=False),
+)
+Index("ix_reconcile_subjects_due", reconcile_subjects.c.next_check_at)
+
+# Discrepancies: open -> acknowledged -> resolved (by a later document, or by an operator).
+reconcile_discrepancies = Table(
+    "reconcile_discrepancies", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("partner_id", String(64), nullable=False),
+    Column("subject", String(80), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("severity", String(8), nullable=False),          # error | warning
+    Column("status", String(16), nullable=False),           # open | acknowledged | resolved
+    Column("message", Text, nullable=False),
+    Column("documents", Text, nullable=False),              # JSON list of documents.id
+    Column("details", Text, nullable=False),                # JSON: quantities, amounts, codes
+    Column("po_number", String(64)),
+    Column("invoice_number", String(64)),
+    Column("shipment_id", String(64)),
+    Column("amount", String(32)),                           # decimal text: the money at stake
+    Column("currency", String(3)),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("resolved_at", Float),
+    Column("resolved_by", String(64)),                      # "auto" or the operator
+    Column("comment", Text),
+    UniqueConstraint("partner_id", "subject", "key", name="uq_reconcile_discrepancies_key"),
+)
+Index("ix_reconcile_discrepancies_status", reconcile_discrepancies.c.status,
+      reconcile_discrepancies.c.partner_id)
+Index("ix_reconcile_discrepancies_po", reconcile_discrepancies.c.partner_id,
+      reconcile_discrepancies.c.po_number)
+Index("ix_reconcile_discrepancies_invoice", reconcile_discrepancies.c.partner_id,
+      reconcile_discrepancies.c.invoice_number)

@@ -24,7 +24,8 @@ def test_health_ready_metrics_and_sigterm(home, daemons):
     assert metric(text, "gateway_config_last_reload_success") == 1
     assert (home / "var" / "gateway.db").exists()
     assert (home / "certs" / "gateway" / "as2.crt").exists()   # dev identity made on first start
-    assert http_get(f"http://127.0.0.1:{gw.as2_port}/")[0] == 503
+    assert http_get(f"http://127.0.0.1:{gw.as2_port}/as2") == (
+        200, b"AS2 endpoint of this gateway: POST messages here\n")
     assert gw.stop(signal.SIGTERM) == 0
 
 

@@ -7,13 +7,11 @@ import re
 import time
 from pathlib import Path
 
-from twisted.internet import reactor
 from twisted.internet.threads import deferToThread
-from twisted.web.client import Agent, FileBodyProducer, readBody
-from twisted.web.http_headers import Headers
 
 from gateway import metrics
 from gateway.archive import atomic_copy
+from gateway.http import post
 from gateway.runtime import Runtime
 from gateway.store import messages
 from gateway.store.jobs import Job
@@ -31,14 +29,14 @@ def sink_name(message: dict) -> str:
 def copy_payload(rt: Runtime, message: dict, directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / sink_name(message)
-    with open(rt.archive.verify(message["sha256"]), "rb") as source:
+    with open(rt.archive.verify(message["payload_sha256"]), "rb") as source:
         atomic_copy(source, target)
     return target
 
 
 async def deliver_directory(rt: Runtime, job: Job) -> None:
     message = await rt.db.run(messages.thd_get, job.payload["message"])
-    if message is None or not message["sha256"]:
+    if message is None or not message["payload_sha256"]:
         raise PermanentError(f"message {job.payload['message']} has no archived payload")
     target = await deferToThread(copy_payload, rt, message, Path(job.payload["directory"]))
     await _delivered(rt, message, f"directory {target}")
@@ -52,18 +50,14 @@ async def _delivered(rt: Runtime, message: dict, detail: str) -> None:
 
 async def deliver_webhook(rt: Runtime, job: Job) -> None:
     message = await rt.db.run(messages.thd_get, job.payload["message"])
-    if message is None or not message["sha256"]:
+    if message is None or not message["payload_sha256"]:
         raise PermanentError(f"message {job.payload['message']} has no archived payload")
-    path = await deferToThread(rt.archive.verify, message["sha256"])
-    headers = Headers({"Content-Type": [message["content_type"] or "application/octet-stream"],
-                       "X-Gateway-Message-Id": [message["id"]],
-                       "X-Gateway-Partner": [message["partner_id"]]})
+    path = await deferToThread(rt.archive.verify, message["payload_sha256"])
+    headers = {"Content-Type": message["content_type"] or "application/octet-stream",
+               "X-Gateway-Message-Id": message["id"], "X-Gateway-Partner": message["partner_id"]}
     url = job.payload["url"]
     with open(path, "rb") as body:
-        sending = Agent(reactor, connectTimeout=30).request(b"POST", url.encode(), headers,
-                                                            FileBodyProducer(body))
-        response = await sending.addTimeout(WEBHOOK_TIMEOUT_S, reactor)
-    if not 200 <= response.code < 300:
-        raise RuntimeError(f"webhook {url} answered HTTP {response.code}")
-    await readBody(response).addTimeout(WEBHOOK_TIMEOUT_S, reactor)
+        code, _, _ = await post(url, headers, body, timeout=WEBHOOK_TIMEOUT_S)
+    if not 200 <= code < 300:
+        raise RuntimeError(f"webhook {url} answered HTTP {code}")
     await _delivered(rt, message, f"webhook {url}")

@@ -1,0 +1,192 @@
+"""Internal documents as the ledger reads them: JSON checked against mapping/schemas, then typed.
+
+A document that does not fit its schema is refused with InvalidDocument, which names the document
+and the JSON path of the field, so an operator can find it in the partner's X12.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from jsonschema import Draft202012Validator, FormatChecker
+from referencing import Registry, Resource
+
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "mapping" / "schemas"
+DOC_TYPES = ("order", "order_ack", "ship_notice", "invoice", "remittance", "return",
+             "credit_memo")
+# The document's own number and date: what it is called in reports and when it was issued.
+NUMBER_FIELD = {"order": "po_number", "order_ack": "po_number", "ship_notice": "shipment_id",
+                "invoice": "invoice_number", "remittance": "payment_reference",
+                "return": "return_id", "credit_memo": "memo_number"}
+DATE_FIELD = {"order": "order_date", "order_ack": "ack_date", "ship_notice": "issued_at",
+              "invoice": "invoice_date", "remittance": "payment_date", "return": "return_date",
+              "credit_memo": "memo_date"}
+ITEM_IDS = ("asin", "ean", "upc", "gtin", "isbn", "sku")
+MAX_ERRORS_NAMED = 3
+
+
+class InvalidDocument(ValueError):
+    """A document the ledger cannot read; ``field`` is a JSON path such as ``lines[2].quantity``."""
+
+    def __init__(self, document: str, field: str, message: str):
+        self.document, self.field = document, field
+        super().__init__(f"{document}: {field}: {message}")
+
+
+@dataclass(frozen=True)
+class Doc:
+    id: str
+    partner_id: str
+    doc_type: str
+    number: str            # its own reference: PO, shipment, invoice, payment, return, memo
+    issued_at: float       # its own date as a Unix time (received_at when it has none)
+    received_at: float
+    body: dict
+
+
+def timestamp(text: str, *, end_of_day: bool = False) -> float:
+    """Unix time of an ISO date or date-time; a bare date is its start, or its last second."""
+    if len(text) == 10:
+        day = dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), dt.UTC)
+        return (day + dt.timedelta(days=1, seconds=-1) if end_of_day else day).timestamp()
+    moment = dt.datetime.fromisoformat(text)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp()
+
+
+def day(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).date().isoformat()
+
+
+def amount(value) -> Decimal:
+    # str() first: a JSON float such as 0.1 must become Decimal("0.1"), not its binary expansion.
+    return Decimal(str(value))
+
+
+def item_keys(line: dict) -> set[str]:
+    return {f"{name}:{line[name]}" for name in ITEM_IDS if line.get(name)}
+
+
+def find_line(order_lines: list[dict], line: dict) -> dict | None:
+    """The order line an item refers to: one sharing an identifier, the same line number first."""
+    keys = item_keys(line)
+    candidates = [o for o in order_lines if keys & item_keys(o)]
+    same = [o for o in candidates if o["line_number"] == line.get("line_number")]
+    return (same or candidates or [None])[0]
+
+
+def item_label(line: dict) -> str:
+    """How people name an item: its line number and first identifier."""
+    ident = next((f"{n.upper()} {line[n]}" for n in ITEM_IDS if line.get(n)), "no identifier")
+    return f"line {line['line_number']} ({ident})" if line.get("line_number") else ident
+
+
+_formats = FormatChecker(["date"])
+
+
+@_formats.checks("date-or-date-time", raises=ValueError)
+def _is_datetime(text) -> bool:
+    return not isinstance(text, str) or timestamp(text) is not None
+
+
+@functools.cache
+def validator(name: str) -> Draft202012Validator:
+    """The validator of ``mapping/schemas/<name>.schema.json``, with the shared definitions."""
+    resources = []
+    for path in sorted(SCHEMA_DIR.glob("*.schema.json")):
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        resources.append((schema["$id"], Resource.from_contents(schema)))
+    registry = Registry().with_resources(resources)
+    schema = json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text(encoding="utf-8"))
+    return Draft202012Validator(schema, registry=registry, format_checker=_formats)
+
+
+def _path(parts) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out.lstrip(".") or "(document)"
+
+
+def _explain(error) -> tuple[str, str]:
+    """(field, message) in words an operator can act on."""
+    path = list(error.absolute_path)
+    if error.validator == "required":
+        missing = next(n for n in error.validator_value if n not in error.instance)
+        return _path(path + [missing]), "is missing"
+    if error.validator in ("pattern", "anyOf", "format", "type") and "description" in error.schema:
+        wanted = error.schema["description"]
+        first = wanted.split(" ", 1)[0]
+        if len(first) == 1 or first[1:].islower():   # "A date" reads "a date"; "ISO ..." stays
+            wanted = wanted[0].lower() + wanted[1:]
+        if error.validator == "anyOf":
+            return _path(path), f"expected {wanted}"
+        return _path(path), f"{json.dumps(error.instance)[:40]} is not valid: expected {wanted}"
+    return _path(path), error.message[:200]
+
+
+def check(name: str, body, document: str) -> None:
+    """Raise InvalidDocument for the first faults of ``body`` against schema ``name``."""
+    errors = sorted(validator(name).iter_errors(body),
+                    key=lambda e: [str(p) for p in e.absolute_path])
+    if errors:
+        field, message = _explain(errors[0])
+        more = [f"{f}: {m}" for f, m in map(_explain, errors[1:MAX_ERRORS_NAMED])]
+        if more:
+            message += f" (also {'; '.join(more)}"
+            message += f" and {len(errors) - MAX_ERRORS_NAMED} more)" if len(errors) > \
+                MAX_ERRORS_NAMED else ")"
+        raise InvalidDocument(document, field, message)
+
+
+def _no_constants(name):
+    raise ValueError(f"{name} is not a number")
+
+
+def parse_json(text: str, document: str) -> dict:
+    try:
+        body = json.loads(text, parse_constant=_no_constants)
+    except (ValueError, RecursionError) as e:
+        raise InvalidDocument(document, "(document)", f"not valid JSON: {e}") from None
+    if not isinstance(body, dict):
+        raise InvalidDocument(document, "(document)", "must be a JSON object")
+    return body
+
+
+def read(row: dict) -> Doc:
+    """A ``documents`` row (id, partner_id, doc_type, body, created_at) checked and typed."""
+    doc_type, doc_id = row["doc_type"], row["id"]
+    name = f"{doc_type} document {doc_id}"
+    if doc_type not in DOC_TYPES:
+        raise InvalidDocument(f"document {doc_id}", "doc_type",
+                              f"{doc_type!r:.40} is not one the ledger keeps "
+                              f"({', '.join(DOC_TYPES)})")
+    body = parse_json(row["body"], name)
+    check(doc_type, body, name)
+    issued = body.get(DATE_FIELD[doc_type])
+    return Doc(id=doc_id, partner_id=row["partner_id"], doc_type=doc_type,
+               number=body[NUMBER_FIELD[doc_type]],
+               issued_at=timestamp(issued) if issued else row["created_at"],
+               received_at=row["created_at"], body=body)
+
+
+def links(doc: Doc) -> set[tuple[str, str]]:
+    """The references that tie a document to others: (kind, value) with kind po, shipment,
+    invoice, remittance, return or credit_memo."""
+    body = doc.body
+    found = {({"order": "po", "order_ack": "po", "ship_notice": "shipment",
+               "invoice": "invoice", "remittance": "remittance", "return": "return",
+               "credit_memo": "credit_memo"}[doc.doc_type], doc.number)}
+    for kind, field in (("po", "po_number"), ("invoice", "invoice_number"),
+                        ("shipment", "shipment_id"), ("return", "return_id")):
+        if body.get(field):
+            found.add((kind, body[field]))
+    for order in body.get("orders", ()):
+        found.add(("po", order["po_number"]))
+    for paid in body.get("invoices", ()):
+        found.add(("invoice", paid["invoice_number"]))
+    return found
