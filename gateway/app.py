@@ -1,6 +1,6 @@
 """Builds the running gateway: a service tree started in order and stopped in reverse.
 
-database -> ops HTTP (metrics, health) -> AS2 listeners -> worker -> queue statistics.
+database -> ops HTTP (metrics, health) -> AS2 listeners -> SFTP -> worker -> queue statistics.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from gateway.problems import ConfigError
 from gateway.route import router
 from gateway.route.handlers import sinks
 from gateway.runtime import Runtime
+from gateway.sftp.service import SftpTransport
 from gateway.store import jobs, messages
 from gateway.store.database import Database, thd_ping
 from gateway.tls import server_options
@@ -49,7 +50,7 @@ class DatabaseService(Service):
         self.db.stop()
 
 
-def job_handlers(rt: Runtime, identity: Identity) -> dict:
+def job_handlers(rt: Runtime, identity: Identity, sftp: SftpTransport) -> dict:
     return {
         "process": partial(router.process, rt),
         "deliver": partial(sinks.deliver_directory, rt),
@@ -58,6 +59,8 @@ def job_handlers(rt: Runtime, identity: Identity) -> dict:
         "as2-mdn": partial(inbound.send_async_mdn, rt, identity),
         "as2-send": partial(outbound.send, rt, identity),
         "as2-mdn-timeout": partial(outbound.mdn_timeout, rt),
+        "sftp-put": sftp.put,
+        "sftp-push": sftp.push,
     }
 
 
@@ -71,7 +74,9 @@ class Gateway(MultiService):
         self.rt = Runtime(config=config, db=self.db, archive=Archive(config.gateway.data_dir),
                           partners=partners, owner=owner)
         identity = Identity.load(config)
-        self.worker = Worker(self.db, job_handlers(self.rt, identity), config.jobs, owner)
+        self.sftp = SftpTransport(self.rt)
+        self.worker = Worker(self.db, job_handlers(self.rt, identity, self.sftp), config.jobs,
+                             owner)
         self.rt.wake_worker = self.worker.wake
 
         DatabaseService(self.db).setServiceParent(self)
@@ -83,6 +88,8 @@ class Gateway(MultiService):
         if config.as2.tls_port is not None:
             internet.SSLServer(config.as2.tls_port, as2, server_options(config),
                                interface=config.as2.host).setServiceParent(self)
+        if config.sftp.enabled:
+            self.sftp.services().setServiceParent(self)
         self.worker.setServiceParent(self)
         internet.TimerService(STATS_INTERVAL_S, self.refresh_stats).setServiceParent(self)
         self._publish_partners(partners)
@@ -93,6 +100,9 @@ class Gateway(MultiService):
         if removed:
             log.info("removed %d spool files left by an interrupted receive", removed)
         super().startService()
+        for pending in self.sftp.sweep_inbound():
+            defer.ensureDeferred(pending).addErrback(
+                lambda f: log.error("taking in a file left in inbound/ failed: %s", f.value))
         log.info("gateway %s started: %d partners, database %s", self.rt.owner,
                  len(self.rt.partners), self.db.dialect)
 

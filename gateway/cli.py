@@ -239,23 +239,23 @@ def cmd_receive(args) -> int:
 
 
 def cmd_send(args) -> int:
-    """Queue a file for a partner; the running gateway sends it and tracks its MDN."""
+    """Queue a file for a partner; the running gateway sends it (AS2 or SFTP) and tracks it."""
     from gateway.archive import Archive
-    from gateway.as2.outbound import thd_queue
+    from gateway.outbound import thd_queue, transport_for
     from gateway.partners import load_partners
 
     config = _config(args)
     partner = load_partners(config).partners.get(args.partner)
-    if partner is None or partner.as2 is None or not partner.as2.url:
-        print(f"partner {args.partner!r} is not configured for sending over AS2 (as2.url)")
+    if partner is None or transport_for(partner) is None:
+        print(f"partner {args.partner!r} is not configured to receive (as2.url or sftp)")
         return 1
     path = Path(args.file)
     sha256, size = Archive(config.gateway.data_dir).put_file(path)
     id = _store(config).transaction(
-        thd_queue, partner_id=partner.id, sha256=sha256, size=size, filename=path.name,
+        thd_queue, partner, sha256=sha256, size=size, filename=path.name,
         content_type=args.content_type, actor="operator", now=time.time(),
         domain=config.gateway.node_name)
-    print(f"queued message {id} ({size} bytes) for {partner.id}")
+    print(f"queued message {id} ({size} bytes) for {partner.id} by {transport_for(partner)}")
     return 0
 
 
@@ -288,7 +288,7 @@ def parser() -> argparse.ArgumentParser:
     jobs.add_argument("--limit", type=int, default=50)
     jobs.add_argument("--retry", type=int, metavar="JOB_ID")
     jobs.set_defaults(fn=cmd_jobs)
-    send = sub.add_parser("send", help="send a file to a partner over AS2")
+    send = sub.add_parser("send", help="send a file to a partner (AS2, or SFTP when it has no AS2)")
     send.add_argument("--partner", required=True)
     send.add_argument("--content-type", default="application/edi-x12",
                       help="payload type (default application/edi-x12)")

@@ -19,6 +19,17 @@ MDNS = Counter("gateway_mdns_total", "MDNs sent for received messages and receiv
 MDN_LATENCY = Histogram("gateway_mdn_latency_seconds", "From sending a message to its MDN",
                         ["partner"], buckets=(.1, .5, 1, 5, 15, 60, 300, 900, 3600, 14400))
 
+SFTP_SESSIONS = Counter("gateway_sftp_sessions_total", "SFTP sessions opened", ["partner"])
+SFTP_AUTH_FAILURES = Counter("gateway_sftp_auth_failures_total", "Failed SFTP logins by reason",
+                             ["reason"])
+SFTP_FILES = Counter("gateway_sftp_files_total", "Files transferred over SFTP",
+                     ["partner", "direction"])
+SFTP_BYTES = Counter("gateway_sftp_bytes_total", "Bytes transferred over SFTP",
+                     ["partner", "direction"])
+SFTP_FAILURES = Counter("gateway_sftp_transfer_failures_total", "SFTP transfers that failed, by "
+                        "reason (file-too-large, interrupted, limits, push and poll errors)",
+                        ["partner", "reason"])
+
 JOBS = Counter("gateway_jobs_total", "Jobs finished, by kind and outcome (done, retry, dead)",
                ["kind", "outcome"])
 JOB_SECONDS = Histogram("gateway_job_seconds", "Job run time", ["kind"],

@@ -66,9 +66,11 @@ class Daemon:
         self.home = home
         self.metrics_port = free_port()
         self.as2_port = free_port()
+        self.sftp_port = free_port()
         self.env = dict(os.environ, GATEWAY_METRICS_PORT=str(self.metrics_port),
-                        GATEWAY_AS2_PORT=str(self.as2_port), GATEWAY_SFTP_PORT=str(free_port()),
-                        GATEWAY_JOBS_POLL_INTERVAL_S="0.05", **(env or {}))
+                        GATEWAY_AS2_PORT=str(self.as2_port), GATEWAY_SFTP_PORT=str(self.sftp_port),
+                        GATEWAY_JOBS_POLL_INTERVAL_S="0.05")
+        self.env.update(env or {})
         self.proc: subprocess.Popen | None = None
         self.log = home / "serve.log"
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 
 from twisted.internet.threads import deferToThread
 
@@ -24,19 +23,6 @@ from gateway.worker import PermanentError
 
 log = logging.getLogger(__name__)
 SETTLED = ("delivered", "failed")
-
-
-def thd_queue(conn, *, partner_id: str, sha256: str, size: int, filename: str | None,
-              content_type: str, actor: str, now: float, domain: str) -> str:
-    """Queue a payload (already archived) for sending; returns the message id."""
-    id, _ = messages.thd_create(
-        conn, direction="outbound", transport="as2", partner_id=partner_id,
-        message_id=f"<{uuid.uuid4().hex}@{domain}>", status="queued", actor=actor, now=now,
-        sha256=sha256, payload_sha256=sha256, size=size, filename=filename,
-        content_type=content_type)
-    jobs.thd_enqueue(conn, "as2-send", {"message": id}, now=now, message_id=id,
-                     dedupe_key=f"as2-send:{id}")
-    return id
 
 
 def thd_awaiting(conn, id: str, *, timeout_s: float, actor: str, now: float) -> None:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import inspect
-import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import paramiko
 from twisted.internet import defer, reactor
 
 from gateway.sftp.model import SftpAccount, SftpEvents
+from tests.support import free_port, wait_for  # noqa: F401  (re-exported to the SFTP tests)
 
 PASSWORD = "correct horse battery staple"
 
@@ -36,20 +35,6 @@ def call(fn, *args, timeout: float = 30.0, **kwargs):
 
     reactor.callFromThread(start)
     return future.result(timeout)
-
-
-def wait_for(predicate, timeout: float = 10.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
