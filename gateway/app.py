@@ -15,7 +15,7 @@ from twisted.application.service import MultiService, Service
 from twisted.internet import defer
 from twisted.internet.threads import deferToThread
 
-from gateway import certs, metrics
+from gateway import certs, metrics, process
 from gateway.archive import Archive
 from gateway.as2 import inbound, outbound
 from gateway.as2.keys import Identity
@@ -24,7 +24,6 @@ from gateway.config import Config
 from gateway.health import ops_site
 from gateway.partners import PartnerSet, load_partners
 from gateway.problems import ConfigError
-from gateway.route import router
 from gateway.route.handlers import sinks
 from gateway.runtime import Runtime
 from gateway.sftp.service import SftpTransport
@@ -52,7 +51,7 @@ class DatabaseService(Service):
 
 def job_handlers(rt: Runtime, identity: Identity, sftp: SftpTransport) -> dict:
     return {
-        "process": partial(router.process, rt),
+        "process": partial(process.process, rt),
         "deliver": partial(sinks.deliver_directory, rt),
         "webhook": partial(sinks.deliver_webhook, rt),
         "as2-unwrap": partial(inbound.recover, rt, identity),

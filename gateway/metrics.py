@@ -30,6 +30,18 @@ SFTP_FAILURES = Counter("gateway_sftp_transfer_failures_total", "SFTP transfers 
                         "reason (file-too-large, interrupted, limits, push and poll errors)",
                         ["partner", "reason"])
 
+X12_SETS = Counter("gateway_x12_sets_total", "X12 transaction sets received, by outcome "
+                   "(accepted, rejected)", ["partner", "set", "outcome"])
+ACKS = Counter("gateway_acks_total", "Acknowledgments (997, 999, TA1) sent and received, by "
+               "outcome (accepted, rejected, partial)", ["partner", "direction", "kind", "outcome"])
+ACKS_OVERDUE = Gauge("gateway_acks_overdue", "Interchanges we sent whose 997/999 is overdue",
+                     ["partner"])
+DOCUMENTS = Counter("gateway_documents_total", "Documents translated to internal JSON",
+                    ["partner", "doc_type"])
+CUSTOMS_FILINGS = Counter("gateway_customs_filings_total", "Customs filings, by outcome (filed, "
+                          "accepted, rejected, refused by the checks)",
+                          ["partner", "regime", "outcome"])
+
 JOBS = Counter("gateway_jobs_total", "Jobs finished, by kind and outcome (done, retry, dead)",
                ["kind", "outcome"])
 JOB_SECONDS = Histogram("gateway_job_seconds", "Job run time", ["kind"],

@@ -74,13 +74,15 @@ def thd_list(conn, *, partner_id: str | None = None, status: str | None = None,
     return [dict(r._mapping) for r in conn.execute(query)]
 
 
-def thd_next_counter(conn, scope: str, name: str, *, start: int = 1, wrap: int = 999_999_999) -> int:
-    """Next value of a persistent counter (X12 control numbers), wrapping after ``wrap``."""
+def thd_next_counter(conn, scope: str, name: str, *, count: int = 1, start: int = 1,
+                     wrap: int = 999_999_999) -> int:
+    """First of ``count`` consecutive values of a persistent counter (X12 control numbers),
+    starting again at ``start`` rather than passing ``wrap``."""
     conn.execute(insert_ignore(conn, counters, ["scope", "name"])
                  .values(scope=scope, name=name, value=start - 1))
     current = conn.execute(select(counters.c.value).where(
         counters.c.scope == scope, counters.c.name == name).with_for_update()).scalar_one()
-    value = start if current >= wrap else current + 1
+    first = start if current + count > wrap else current + 1
     conn.execute(update(counters).where(counters.c.scope == scope, counters.c.name == name)
-                 .values(value=value))
-    return value
+                 .values(value=first + count - 1))
+    return first

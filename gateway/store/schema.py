@@ -91,6 +91,16 @@ jobs = Table(
 Index("ix_jobs_claim", jobs.c.status, jobs.c.run_after)
 Index("ix_jobs_message", jobs.c.message_id)
 
+# X12 interchanges seen per partner: a resent ISA13 is recognised even under a new Message-ID.
+interchanges = Table(
+    "interchanges", metadata,
+    Column("partner_id", String(64), primary_key=True),
+    Column("sender", String(20), primary_key=True),       # ISA05/ISA06
+    Column("control_number", String(9), primary_key=True),
+    Column("message_id", String(36), ForeignKey("messages.id"), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
 # Persistent counters: X12 control numbers per partner, and the like.
 counters = Table(
     "counters", metadata,

@@ -56,3 +56,6 @@ def test_counters_are_persistent_and_wrap(db):
     for _ in range(2):
         db.transaction(messages.thd_next_counter, "w", "gs", wrap=2)
     assert db.transaction(messages.thd_next_counter, "w", "gs", wrap=2) == 1
+    assert db.transaction(messages.thd_next_counter, "b", "gs", count=5) == 1
+    assert db.transaction(messages.thd_next_counter, "b", "gs", count=5) == 6
+    assert db.transaction(messages.thd_next_counter, "b", "gs", count=5, wrap=12) == 1

@@ -1,4 +1,4 @@
-"""Initial schema: messages, events, documents, jobs, counters.
+"""Initial schema: messages, events, documents, jobs, interchanges, counters.
 
 Revision ID: 0001
 Revises:
@@ -83,6 +83,14 @@ def upgrade():
     op.create_index("ix_jobs_claim", "jobs", ["status", "run_after"])
     op.create_index("ix_jobs_message", "jobs", ["message_id"])
     op.create_table(
+        "interchanges",
+        sa.Column("partner_id", sa.String(64), primary_key=True),
+        sa.Column("sender", sa.String(20), primary_key=True),
+        sa.Column("control_number", sa.String(9), primary_key=True),
+        sa.Column("message_id", sa.String(36), sa.ForeignKey("messages.id"), nullable=False),
+        sa.Column("created_at", sa.Float, nullable=False),
+    )
+    op.create_table(
         "counters",
         sa.Column("scope", sa.String(64), primary_key=True),
         sa.Column("name", sa.String(32), primary_key=True),
@@ -91,5 +99,5 @@ def upgrade():
 
 
 def downgrade():
-    for table in ("counters", "jobs", "documents", "events", "messages"):
+    for table in ("counters", "interchanges", "jobs", "documents", "events", "messages"):
         op.drop_table(table)

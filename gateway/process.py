@@ -1,0 +1,163 @@
+"""The ``process`` job: what happens to a received payload after it is safely stored.
+
+X12 from a partner with X12 settings: envelopes and guide validation, 997/999/TA1 queued back by
+the transport it came in by, each accepted set translated to a document, documents routed by
+type. Anything else: routed as it is. Everything a run decides is recorded in one transaction,
+so a crash re-runs it from the start and a finished message is never processed twice.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+from sqlalchemy import select
+from twisted.internet.threads import deferToThread
+
+from gateway import metrics
+from gateway.outbound import thd_queue
+from gateway.partners import Partner
+from gateway.route.router import delivery, targets
+from gateway.runtime import Runtime
+from gateway.store import jobs, messages
+from gateway.store.jobs import Job
+from gateway.store.schema import documents, interchanges
+from gateway.store.sql import insert_ignore
+from gateway.worker import PermanentError
+from gateway.x12flow import Examination, acknowledgment, examine, is_x12, translator
+
+PENDING = ("received", "accepted")
+
+
+def thd_enqueue_routes(conn, message_id: str, partner: Partner, *, doc_type: str | None,
+                       document_id: str | None, now: float) -> list[str]:
+    """Queue one job per target of the routes matching this message or document."""
+    kinds = []
+    for target in targets(partner, direction="inbound", doc_type=doc_type):
+        kind, payload = delivery(target)
+        if document_id:
+            payload = dict(payload, document=document_id)
+        key = f"{kind}:{document_id or message_id}:{sorted(payload.items())}"
+        jobs.thd_enqueue(conn, kind, dict(payload, message=message_id), now=now,
+                         message_id=message_id, dedupe_key=key)
+        kinds.append(kind)
+    return kinds
+
+
+def thd_record_raw(conn, message: dict, partner: Partner, *, actor: str, now: float) -> None:
+    kinds = thd_enqueue_routes(conn, message["id"], partner, doc_type=None, document_id=None,
+                               now=now)
+    messages.thd_set_status(conn, message["id"], "routed", actor=actor, now=now,
+                            detail=", ".join(kinds) or "no route matched")
+
+
+def _new_interchange(conn, partner_id: str, key, message_id: str, now: float) -> bool:
+    """Remember an interchange; False when the partner sent this ISA13 in another message."""
+    sender, control = f"{key[0]}/{key[1]}", key[2]
+    conn.execute(insert_ignore(conn, interchanges, ["partner_id", "sender", "control_number"])
+                 .values(partner_id=partner_id, sender=sender, control_number=control,
+                         message_id=message_id, created_at=now))
+    owner = conn.execute(select(interchanges.c.message_id).where(
+        interchanges.c.partner_id == partner_id, interchanges.c.sender == sender,
+        interchanges.c.control_number == control)).scalar_one()
+    return owner == message_id
+
+
+def thd_record_x12(conn, message: dict, partner: Partner, exam: Examination,
+                   acks: list[tuple[str, int, str]], *, actor: str, now: float,
+                   domain: str) -> str:
+    """Record an examined X12 payload: documents, routes, acknowledgments, status."""
+    position = 0
+    accepted = rejected = 0
+    problems = []
+    for ic in exam.interchanges:
+        if not _new_interchange(conn, partner.id, ic.key, message["id"], now):
+            problems.append(f"interchange {ic.key[2]} was received before; not processed again")
+            continue
+        for outcome in ic.sets:
+            position += 1
+            if outcome.status == "R" or outcome.error:
+                rejected += 1
+                problems.append(outcome.summary())
+                continue
+            accepted += 1
+            if outcome.document is None:
+                continue
+            doc_id = str(uuid.uuid4())
+            conn.execute(documents.insert().values(
+                id=doc_id, message_id=message["id"], position=position, partner_id=partner.id,
+                doc_type=outcome.doc_type, reference=(outcome.reference or "")[:64] or None,
+                body=json.dumps(outcome.document), created_at=now))
+            thd_enqueue_routes(conn, message["id"], partner, doc_type=outcome.doc_type,
+                               document_id=doc_id, now=now)
+    thd_enqueue_routes(conn, message["id"], partner, doc_type=None, document_id=None, now=now)
+    for sha256, size, name in acks:
+        thd_queue(conn, partner, sha256=sha256, size=size, filename=name,
+                  content_type="application/edi-x12", actor=actor, now=now, domain=domain,
+                  via=message["transport"])
+    if exam.fatal:
+        problems.insert(0, exam.fatal)
+    status = ("rejected" if exam.fatal or (rejected and not accepted) or not exam.interchanges
+              else "partially-accepted" if rejected else "processed")
+    error = "; ".join(problems)[:4000] or None
+    if not exam.interchanges and not exam.fatal:
+        error = "no interchange found in the payload"
+    messages.thd_set_status(conn, message["id"], status, actor=actor, now=now, error=error,
+                            detail=f"{accepted} set(s) accepted, {rejected} rejected, "
+                                   f"{len(acks)} acknowledgment(s) queued")
+    return status
+
+
+async def process(rt: Runtime, job: Job) -> None:
+    message = await rt.db.run(messages.thd_get, job.payload["message"])
+    if message is None:
+        raise PermanentError(f"message {job.payload['message']} does not exist")
+    if message["status"] not in PENDING:
+        return   # already processed (a re-run after a crash, or a duplicate job)
+    partner = rt.partner(message["partner_id"])
+    path = await deferToThread(rt.archive.verify, message["payload_sha256"])
+    if partner.x12 is None or not await deferToThread(is_x12, path):
+        await rt.db.run(thd_record_raw, message, partner, actor=rt.owner, now=time.time())
+        rt.wake_worker()
+        return
+    mapping_dir = rt.config.gateway.mapping_dir
+    exam = await deferToThread(examine, partner, path, mapping_dir,
+                               translator(partner, mapping_dir))
+    acks = []
+    for ic in exam.interchanges:
+        isa_control = await rt.db.run(messages.thd_next_counter, partner.id, "isa")
+        gs_control = await rt.db.run(messages.thd_next_counter, partner.id, "gs",
+                                     count=max(1, len(ic.groups)))
+        text = acknowledgment(partner, ic, isa_control, gs_control)
+        if text is not None:
+            sha256, size = await deferToThread(rt.archive.put,
+                                               text.encode(ic.interchange.encoding))
+            acks.append((sha256, size, f"ack-{ic.key[2]}-{isa_control:09d}.x12"))
+    status = await rt.db.run(thd_record_x12, message, partner, exam, acks, actor=rt.owner,
+                             now=time.time(), domain=rt.config.gateway.node_name)
+    _count(partner, exam, status)
+    rt.wake_worker()
+
+
+def _count(partner: Partner, exam: Examination, status: str) -> None:
+    metrics.MESSAGES.labels(partner.id, "inbound", status).inc()
+    for ic in exam.interchanges:
+        for outcome in ic.sets:
+            ok = outcome.status != "R" and not outcome.error
+            metrics.X12_SETS.labels(partner.id, outcome.set_id,
+                                    "accepted" if ok else "rejected").inc()
+            if ok and outcome.document is not None:
+                metrics.DOCUMENTS.labels(partner.id, outcome.doc_type).inc()
+        if ic.want_ta1:
+            metrics.ACKS.labels(partner.id, "sent", "TA1",
+                                "rejected" if ic.problems else "accepted").inc()
+        if partner.x12.ack == "none":
+            continue
+        for group, _ in ic.groups:
+            statuses = {o.status for o in ic.sets if o.group_control == group.control_number}
+            if statuses and group.functional_id != "FA":
+                outcome = ("rejected" if statuses == {"R"} else
+                           "partial" if "R" in statuses else "accepted")
+                kind = "999" if group.version >= "005010" else "997"
+                metrics.ACKS.labels(partner.id, "sent", kind, outcome).inc()

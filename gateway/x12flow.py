@@ -1,0 +1,222 @@
+"""Reading a received X12 payload for a partner: envelopes, validation against the partner's
+guides, the 997/999/TA1 to send back, and translation of each accepted transaction set.
+
+Runs in a worker thread on the archived payload, streaming one transaction set at a time; the
+result is plain data for the ``process`` job to record in one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gateway.edi.x12 import (
+    FunctionalGroup,
+    GroupEnd,
+    Interchange,
+    InterchangeEnd,
+    Problem,
+    TransactionSet,
+    X12Error,
+    find_guide,
+    functional_ack,
+    interchange,
+    load_guide,
+    read_units,
+    reply_gs,
+    reply_isa,
+    ta1,
+)
+from gateway.edi.x12.acks import set_status
+from gateway.edi.x12.errors import TA1_SENDER_ID
+from gateway.edi.x12.guide import GuideError
+from gateway.edi.x12.validate import Validator
+from gateway.partners import Partner
+from gateway.translate.inbound import translate as translate_set
+from gateway.translate.maps import find_map, load_map
+
+DOC_TYPES = {"850": "order", "855": "order_ack", "856": "ship_notice", "810": "invoice",
+             "820": "remittance", "180": "return", "812": "credit_memo"}
+# The field that names a document in reports and lookups, per document type.
+REFERENCES = {"order": "po_number", "order_ack": "po_number", "ship_notice": "shipment_id",
+              "invoice": "invoice_number", "remittance": "payment_reference",
+              "return": "return_id", "credit_memo": "memo_number"}
+
+
+@dataclass
+class SetOutcome:
+    group_control: str
+    set_id: str
+    control_number: str
+    status: str                       # A, E or R as the 997 says
+    problems: list[Problem]
+    doc_type: str | None = None
+    reference: str | None = None
+    document: dict | None = None
+    error: str | None = None          # translation failure
+
+    def summary(self) -> str:
+        first = "; ".join(f"segment {p.segment_no} {p.segment_id}"
+                          f"{f' element {p.element}' if p.element else ''}: {p.message}"
+                          for p in self.problems[:3])
+        return f"ST {self.set_id} #{self.control_number}: {first or self.error}"
+
+
+@dataclass
+class InterchangeOutcome:
+    header: list[str]
+    key: tuple[str, str, str]
+    problems: list[Problem]
+    want_ta1: bool
+    interchange: Interchange
+    foreign: bool = False             # ISA sender is not the partner: only a TA1 answers it
+    groups: list[tuple[FunctionalGroup, list]] = field(default_factory=list)
+    sets: list[SetOutcome] = field(default_factory=list)
+
+
+class Examination:
+    """The outcome of reading one payload."""
+
+    def __init__(self):
+        self.interchanges: list[InterchangeOutcome] = []
+        self.fatal: str | None = None    # the payload could not be read past this point
+
+
+def is_x12(path: Path) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(512).lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head[:3] == b"ISA" or head[:3] == "ISA".encode("cp037")
+
+
+class Guides:
+    """Validators per (set, version), from the partner's documents or its profile folder."""
+
+    def __init__(self, partner: Partner, mapping_dir: Path):
+        self.partner = partner
+        self.mapping_dir = mapping_dir
+        self._cache: dict[tuple[str, str], Validator | None] = {}
+        self.explicit = {d.type: d.guide for d in partner.documents
+                         if d.direction == "inbound" and d.guide}
+
+    def validator(self, set_id: str, version: str) -> Validator | None:
+        key = (set_id, version[:6])
+        if key not in self._cache:
+            try:
+                if set_id in self.explicit:
+                    guide = load_guide(self.mapping_dir / self.explicit[set_id],
+                                       root=self.mapping_dir / "x12")
+                else:
+                    guide = find_guide(set_id, version[:6], profile=self.partner.id,
+                                       root=self.mapping_dir / "x12")
+            except (GuideError, FileNotFoundError):
+                guide = None
+            self._cache[key] = Validator(guide) if guide else None
+        return self._cache[key]
+
+
+def translator(partner: Partner, mapping_dir: Path):
+    """``ts -> (reference, document)`` through the partner's maps: a ``map`` named in its
+    documents, else ``mapping/x12/<version>/<partner id>/maps/<set>.yaml``."""
+    explicit = {d.type: d.map for d in partner.documents if d.direction == "inbound" and d.map}
+    compiled: dict = {}
+
+    def translate(ts: TransactionSet) -> tuple[str | None, dict]:
+        if ts.id in explicit:
+            if ts.id not in compiled:
+                compiled[ts.id] = load_map(mapping_dir / explicit[ts.id])
+            map = compiled[ts.id]
+        else:
+            map = find_map(ts.id, ts.group.version, profile=partner.id, root=mapping_dir / "x12")
+        document = translate_set(ts, map)
+        return document.get(REFERENCES.get(map.document, "")), document
+
+    return translate
+
+
+def examine(partner: Partner, path: Path, mapping_dir: Path, translate) -> Examination:
+    """Read ``path``; ``translate(ts) -> (reference, document)`` for accepted business sets."""
+    result = Examination()
+    guides = Guides(partner, mapping_dir)
+    current: InterchangeOutcome | None = None
+    try:
+        with open(path, "rb") as f:
+            for unit in read_units(f):
+                if isinstance(unit, Interchange):
+                    foreign = _foreign_sender(partner, unit)
+                    if foreign:
+                        unit.problems.append(foreign)
+                    current = InterchangeOutcome(list(unit.header.elements), unit.key,
+                                                 unit.problems, False, unit, foreign=bool(foreign))
+                elif isinstance(unit, FunctionalGroup):
+                    current.groups.append((unit, []))
+                elif isinstance(unit, TransactionSet):
+                    outcome = (SetOutcome(unit.group.control_number, unit.id, unit.control_number,
+                                          "R", [], error="the interchange is not from this partner")
+                               if current.foreign else _examine_set(unit, guides, translate))
+                    current.sets.append(outcome)
+                    # Keep only the ST for the acknowledgment: memory stays bounded per set.
+                    current.groups[-1][1].append(
+                        (TransactionSet(unit.group, unit.segments[:1]), outcome.problems))
+                elif isinstance(unit, InterchangeEnd):
+                    current.want_ta1 = _want_ta1(partner, unit.interchange)
+                    result.interchanges.append(current)
+                    current = None
+                elif isinstance(unit, GroupEnd):
+                    pass
+    except X12Error as e:
+        result.fatal = f"{e}"
+        if current is not None:
+            current.want_ta1 = partner.x12.ta1 != "never"
+            result.interchanges.append(current)
+    return result
+
+
+def _foreign_sender(partner: Partner, ic: Interchange) -> Problem | None:
+    """A problem when the ISA sender is not the partner the payload came from."""
+    expected = (partner.x12.isa_qualifier, partner.x12.isa_id.strip())
+    if (ic.sender_qualifier, ic.sender_id) == expected:
+        return None
+    return Problem("interchange", TA1_SENDER_ID,
+                   f"ISA05/ISA06 {ic.sender_qualifier}/{ic.sender_id} is not the interchange id "
+                   f"of {partner.id} ({expected[0]}/{expected[1]})", "ISA", 0, ic.header.number,
+                   ic.header.offset, 6)
+
+
+def _want_ta1(partner: Partner, ic: Interchange) -> bool:
+    policy = partner.x12.ta1
+    return policy == "always" or (policy == "on-request" and (ic.ack_requested or not ic.accepted))
+
+
+def _examine_set(ts: TransactionSet, guides: Guides, translate) -> SetOutcome:
+    problems = list(ts.problems)
+    if ts.accepted:
+        validator = guides.validator(ts.id, ts.group.version)
+        if validator is not None:
+            problems += validator.validate(ts, ts.group.interchange.delimiters)
+    status = set_status(ts, problems)
+    outcome = SetOutcome(ts.group.control_number, ts.id, ts.control_number, status, problems,
+                         DOC_TYPES.get(ts.id))
+    if status != "R" and outcome.doc_type:
+        try:
+            outcome.reference, outcome.document = translate(ts)
+        except Exception as e:   # a clear, positioned error from the map, never a traceback
+            outcome.error = str(e)
+    return outcome
+
+
+def acknowledgment(partner: Partner, ic: InterchangeOutcome, isa_control: int,
+                   gs_control: int) -> str | None:
+    """The interchange answering ``ic`` (997/999 per group, TA1 when wanted), or None."""
+    want_fa = partner.x12.ack != "none" and not ic.foreign
+    groups = []
+    if want_fa:
+        for n, (group, results) in enumerate(ic.groups):
+            if group.functional_id == "FA":
+                continue   # acknowledgments are never acknowledged
+            groups.append((reply_gs(group, gs_control + n),
+                           [functional_ack(group, results, 1)]))
+    ta1s = [ta1(ic.interchange.header, ic.problems)] if ic.want_ta1 else []
+    if not groups and not ta1s:
+        return None
+    return interchange(reply_isa(ic.interchange, isa_control), groups, ic.interchange.delimiters,
+                       ta1=ta1s)

@@ -1,0 +1,81 @@
+"""X12 through the daemon: an 850 uploaded over SFTP is validated against the partner's guide,
+its 997 appears in the partner's outbound/ folder, and bad input is rejected with positions."""
+
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from tests.support import REPO, SHARED, wait_for, write_partner
+
+CORPUS = SHARED / "corpus" / "x12"
+
+
+@pytest.fixture
+def amazon(home, daemons):
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(home / "key")],
+                   check=True)
+    write_partner(home, "amazon-vc", f"""\
+id: amazon-vc
+name: Amazon Vendor Central
+sftp: {{username: amazon, authorized_keys: ["{(home / 'key.pub').read_text().strip()}"]}}
+x12: {{isa_qualifier: ZZ, isa_id: CCCCCCCC, gs_id: CCCCCCCC, ta1: always}}
+routes:
+  - match: {{type: "850"}}
+    to: [{{directory: docs}}]
+""")
+    (home / "mapping").symlink_to(REPO / "mapping")
+    return daemons().start()
+
+
+def upload(gw, home, source, name):
+    shutil.copy(source, home / name)
+    (home / "batch").write_text(f"put {name} inbound/{name}\n")
+    result = subprocess.run(
+        ["sftp", "-b", str(home / "batch"), "-P", str(gw.sftp_port), "-i", str(home / "key"),
+         "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+         "amazon@127.0.0.1"], capture_output=True, text=True, timeout=60, cwd=home)
+    assert result.returncode == 0, result.stderr
+
+
+def acks(home):
+    return sorted((home / "var/sftp/amazon-vc/outbound").glob("*_ack-*.x12"))
+
+
+def test_rejected_850_gets_a_997_with_positions_in_outbound(amazon, home):
+    upload(amazon, home, CORPUS / "850-004010-11.x12", "po.x12")
+    (ack,) = wait_for(lambda: acks(home), what="997 in outbound/")
+    text = ack.read_text()
+    assert text.startswith("ISA*00*          *00*          *ZZ*YYYYYYYYYY     *ZZ*CCCCCCCC  ")
+    assert "TA1*000000821*" in text and "*A*000~" in text          # the envelope itself is fine
+    assert "~ST*997*0001~AK1*PO*142~AK2*850*101308635~" in text
+    assert "~AK3*N1*13*N1*8~AK4*1*98*7*BY~" in text                # segment 13, N101 code BY
+    assert "~AK5*R*5~AK9*R*1*1*0~" in text
+    message = next(m for m in amazon.messages() if m["direction"] == "inbound")
+    assert message["status"] == "rejected" and message["transport"] == "sftp"
+    assert re.match(r"ST 850 #101308635: segment 13 N1 element 1: invalid code value",
+                    message["error"])
+    text = amazon.metrics()
+    assert 'gateway_x12_sets_total{outcome="rejected",partner="amazon-vc",set="850"} 1.0' in text
+    assert ('gateway_acks_total{direction="sent",kind="997",outcome="rejected",'
+            'partner="amazon-vc"} 1.0') in text
+    assert not (home / "docs").exists()
+
+
+def test_interchange_from_another_sender_gets_only_a_ta1_rejection(amazon, home):
+    upload(amazon, home, CORPUS / "850-004010-04.x12", "other.x12")
+    (ack,) = wait_for(lambda: acks(home), what="TA1 in outbound/")
+    text = ack.read_text()
+    assert "*R*006~" in text and "ST*997" not in text
+    message = next(m for m in amazon.messages() if m["direction"] == "inbound")
+    assert message["status"] == "rejected"
+    assert "not from this partner" in message["error"]
+
+
+def test_garbage_is_rejected_with_a_clear_error(amazon, home):
+    (home / "junk.x12").write_bytes(b"ISA*00*garbage" + bytes(range(256)))
+    upload(amazon, home, home / "junk.x12", "junk2.x12")
+    wait_for(lambda: amazon.messages()[0]["status"] != "received", what="processed")
+    message = amazon.messages()[0]
+    assert message["status"] == "rejected" and "ISA" in message["error"]
