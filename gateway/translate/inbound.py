@@ -1,0 +1,187 @@
+"""Inbound translation: an X12 transaction set through its map into an internal JSON document,
+checked against the document's schema.
+
+Documents are built without bookkeeping; only when the schema refuses one is the set read a
+second time, noting where each field came from, to name the segment and element at fault.
+"""
+
+from gateway.edi.x12.envelope import TransactionSet
+from gateway.edi.x12.reader import Segment
+
+from .errors import TranslationError
+from .maps import INDEX, Address, Collect, Context, Map, Scalar, find_map
+from .schemas import describe, first_error, json_path
+from .tree import Node, assemble, descend
+
+# json path -> (segment, element, address text): where a field was, or should have been, read
+Trace = dict[tuple, tuple[Segment | None, int, str]]
+
+
+def _negate(value):
+    if isinstance(value, str):
+        return value[1:] if value.startswith("-") else "-" + value
+    return -value
+
+
+class _Reader:
+    def __init__(self, ts: TransactionSet, trace: Trace | None = None):
+        self.ts = ts
+        self.component = ts.group.interchange.delimiters.component
+        self.trace = trace
+
+    def segment(self, node: Node, addr: Address) -> Segment | None:
+        quals = addr.quals
+        for n in descend(node, addr.steps) if addr.steps else (node,):
+            for seg in n.segments.get(addr.tag, ()):
+                if quals is None or seg.get(1) in quals:
+                    return seg
+        return None
+
+    def text(self, seg: Segment, addr: Address) -> str:
+        els = seg.elements
+        value = els[addr.element] if addr.element < len(els) else ""
+        if addr.component and value:
+            parts = value.split(self.component)
+            value = parts[addr.component - 1] if addr.component <= len(parts) else ""
+        return value.strip()
+
+    def fail(self, message: str, seg: Segment | None, addr: Address | None, field: tuple,
+             value: str = "") -> TranslationError:
+        return TranslationError(self.ts.id, self.ts.control_number, message,
+                                seg or self.ts.segments[0], addr.element if addr and seg else 0,
+                                addr.component if addr and seg else 0, json_path(field), value)
+
+    def scalar(self, f: Scalar, node: Node, index: int, path: tuple):
+        texts = []
+        first = None
+        for addr in f.at:
+            seg = self.segment(node, addr)
+            texts.append(self.text(seg, addr) if seg is not None else "")
+            if first is None:
+                first = seg
+        if self.trace is not None:
+            addr = f.at[0]
+            self.trace[path + (f.name,)] = (first or node.first,
+                                            addr.element if first is not None else 0, addr.text)
+        text = texts[0]
+        if not text:
+            return str(index + 1) if f.default == INDEX else f.default
+        try:
+            if f.codes is not None:
+                if text not in f.codes:
+                    raise ValueError(f"code {text!r} is not one of {', '.join(f.codes)}")
+                value = f.codes[text]
+            else:
+                value = f.load(*texts) if len(texts) > 1 else f.load(text)
+        except ValueError as exc:
+            raise self.fail(str(exc), first, f.at[0], path + (f.name,), text) from None
+        if f.sign is not None:
+            where, negative, _ = f.sign
+            seg = self.segment(node, where)
+            if seg is not None and self.text(seg, where) == negative:
+                value = _negate(value)
+        return value
+
+    def collect(self, f: Collect, node: Node, path: tuple) -> list[str]:
+        out = []
+        for n in descend(node, f.at.steps):
+            for seg in n.segments.get(f.at.tag, ()):
+                els = seg.elements
+                out.extend(els[e].strip() for e in f.elements if e < len(els) and els[e].strip())
+        if self.trace is not None:
+            self.trace[path + (f.name,)] = (node.first, 0, f.at.tag)
+        return out
+
+    def build(self, ctx: Context, node: Node, index: int, path: tuple) -> dict:
+        obj: dict = {}
+        trace = self.trace
+        if trace is not None:
+            trace[path] = (node.first or self.ts.segments[0], 0, "")
+        for f in ctx.fields:
+            name = f.name
+            kind = type(f)
+            if kind is Scalar:
+                value = self.scalar(f, node, index, path)
+                if value is not None:
+                    obj[name] = value
+                continue
+            if kind is Collect:
+                value = self.collect(f, node, path)
+                if value:
+                    obj[name] = value
+                continue
+            if trace is not None:
+                trace[path + (name,)] = (node.first, 0, "/".join(s.name for s in f.steps))
+            if not f.steps:
+                sub = self.build(f, node, index, path + (name,))
+                if sub:
+                    obj[name] = sub
+                continue
+            nodes = descend(node, f.steps)
+            if f.many:
+                items = [self.build(f, n, i, path + (name, i)) for i, n in enumerate(nodes)]
+                if items:
+                    obj[name] = items
+            elif nodes:
+                sub = self.build(f, nodes[0], 0, path + (name,))
+                if sub:
+                    obj[name] = sub
+        if ctx.ids is not None:
+            self.ids(ctx, node, obj, path)
+        return obj
+
+    def ids(self, ctx: Context, node: Node, obj: dict, path: tuple) -> None:
+        ids = ctx.ids
+        seg = self.segment(node, ids.at)
+        if seg is None:
+            return
+        els = seg.elements
+        codes = ids.codes
+        for i in range(ids.at.element, len(els) - 1, 2):
+            key = codes.get(els[i])
+            value = els[i + 1].strip()
+            if key is not None and value and key not in obj:
+                obj[key] = value
+                if self.trace is not None:
+                    self.trace[path + (key,)] = (seg, i + 1, f"{seg.elements[0]}{i + 1:02d}")
+
+
+def body(ts: TransactionSet) -> list[Segment]:
+    """The segments between ST and SE (SE may be missing from a broken set)."""
+    segments = ts.segments
+    end = len(segments) - (len(segments) > 1 and segments[-1].elements[0] == "SE")
+    return segments[1:end]
+
+
+def translate(ts: TransactionSet, map: Map | None = None, *, check: bool = True) -> dict:
+    """The internal document of `ts` through `map` (by default the Amazon Vendor Central map of
+    its set id and version). Raises TranslationError, positioned, for a value that does not
+    convert or, unless `check` is false, a document its schema refuses."""
+    if map is None:
+        map = find_map(ts.id, ts.group.version)
+    tree = assemble(body(ts), map.shape)
+    doc = _Reader(ts).build(map.root, tree, 0, ())
+    error = first_error(doc, map.document) if check else None
+    if error is not None:
+        trace: Trace = {}
+        _Reader(ts, trace).build(map.root, tree, 0, ())
+        raise _locate(ts, error, trace)
+    return doc
+
+
+def _locate(ts: TransactionSet, error, trace: Trace) -> TranslationError:
+    path = tuple(error.absolute_path)
+    value = ""
+    if error.validator == "required":
+        path += (next(n for n in error.validator_value if n not in error.instance),)
+    elif isinstance(error.instance, str | int | float):
+        value = str(error.instance)
+    key = path
+    while key not in trace and key:
+        key = key[:-1]
+    seg, element, where = trace.get(key, (ts.segments[0], 0, ""))
+    message = describe(error)
+    if error.validator == "required" and where:
+        message += f" (nothing at {where})"
+    return TranslationError(ts.id, ts.control_number, message, seg or ts.segments[0],
+                            element, 0, json_path(path), value)

@@ -1,0 +1,216 @@
+"""Every corpus 850/855/856/810/820 either translates into a schema-valid document or fails with
+a positioned TranslationError; one file of each type is checked field by field."""
+
+import pytest
+
+from gateway.translate import TranslationError, translate, validate_document
+from gateway.translate.maps import find_map
+from gateway.translate.schemas import document_errors, is_valid
+from tests.unit.translate.support import CORPUS, corpus_sets
+
+FILES = sorted(p.name for p in CORPUS.glob("*.x12") if corpus_sets(p.name))
+
+
+def test_corpus_present():
+    assert len(FILES) >= 30
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_translates_or_fails_positioned(name):
+    for ts in corpus_sets(name):
+        try:
+            doc = translate(ts)
+        except TranslationError as exc:
+            assert exc.set_id == ts.id and exc.control_number == ts.control_number
+            assert exc.segment_id and exc.segment_no >= 1 and exc.interchange_segment_no >= 1
+            assert f"transaction set {ts.id} {ts.control_number}" in str(exc)
+            assert exc.reason
+        else:
+            validate_document(doc, find_map(ts.id).document)
+
+
+def one(name: str, index: int = 0):
+    return corpus_sets(name)[index]
+
+
+def test_850_field_by_field():
+    # BEG*00*NE*0123456789123**19980106**AC, N1*BT**15*1135309, N1*ST**15*6678157,
+    # PO1*1*2*UN*10.5*SR*IB*0835201031 ... no CUR: US dollars.
+    assert translate(one("850-004010-03.x12")) == {
+        "po_number": "0123456789123",
+        "purpose": "original",
+        "order_type": "NE",
+        "order_date": "1998-01-06",
+        "currency": "USD",
+        "parties": {"ship_to": {"id": "6678157", "id_qualifier": "15"},
+                    "bill_to": {"id": "1135309", "id_qualifier": "15"}},
+        "lines": [
+            {"line_number": "1", "quantity": 2, "unit_of_measure": "UN", "unit_price": "10.5",
+             "isbn": "0835201031"},
+            {"line_number": "2", "quantity": 10, "unit_of_measure": "UN", "unit_price": "9.25",
+             "isbn": "0835202151"},
+            {"line_number": "3", "quantity": 5, "unit_of_measure": "UN", "unit_price": "30",
+             "isbn": "0835208338"},
+        ],
+    }
+
+
+def test_850_ship_window_terms_and_currency():
+    # 850-004010-05.x12, second set: DTM*037*19980205; mailbag: CUR*BY*CAD, ITD net 90 days.
+    doc = translate(one("850-004010-05.x12", 1))
+    assert doc["ship_window"] == {"earliest": "1998-02-05"}
+    assert doc["lines"][7] == {"line_number": "8", "quantity": 18, "unit_of_measure": "UN",
+                               "unit_price": "8.95", "isbn": "0835213153"}
+    doc = translate(one("simplemailbag.x12"))
+    assert doc["currency"] == "CAD"
+    assert doc["terms"] == {"net_days": 90}
+
+
+def test_820_field_by_field():
+    # BPR*I*416093.15*C*ACH*...*20051020*VEN, TRN*1*4311000190, N1*PR / N1*PE, then RMR*IV
+    # segments under five ENT loops.
+    doc = translate(one("820-004010-01.x12"))
+    assert doc == {
+        "payment_reference": "4311000190",
+        "payment_date": "2005-10-20",
+        "payment_method": "ACH",
+        "currency": "USD",
+        "total_amount": "416093.15",
+        "parties": {
+            "payer": {"id": "0091372090000", "id_qualifier": "9",
+                      "name": "Safeway - U. S. Corporate"},
+            "payee": {"id": "2397", "id_qualifier": "92", "name": "Safeway Supplier Name"},
+        },
+        "invoices": [
+            {"invoice_number": "6092392", "paid_amount": "20430.34",
+             "invoiced_amount": "20851.11", "discount_amount": "420.77"},
+            {"invoice_number": "6093694", "paid_amount": "20888.5",
+             "invoiced_amount": "21318.71", "discount_amount": "430.21"},
+            {"invoice_number": "6093695", "paid_amount": "99701.8",
+             "invoiced_amount": "101757.74", "discount_amount": "2055.94"},
+            {"invoice_number": "6093696", "paid_amount": "17380.29",
+             "invoiced_amount": "17738.82", "discount_amount": "358.53"},
+            {"invoice_number": "P7340039-25PB", "paid_amount": "4153", "invoiced_amount": "4153"},
+            {"invoice_number": "6093692", "paid_amount": "286308.83",
+             "invoiced_amount": "292210.59", "discount_amount": "5901.76"},
+        ],
+    }
+
+
+def test_820_adjustments_at_entity_level():
+    # mailbag01.x12, 004030 820: ADX*17.37*90, ADX*0*L2, ADX*-37.89*55 ... under the ENT loop;
+    # the set has no TRN, so the checked translation names the missing trace number.
+    ts = one("mailbag01.x12", 1)
+    doc = translate(ts, check=False)
+    assert doc["adjustments"][:3] == [{"amount": "-17.37", "reason_code": "90"},
+                                      {"amount": "0", "reason_code": "L2"},
+                                      {"amount": "37.89", "reason_code": "55"}]
+    with pytest.raises(TranslationError) as info:
+        translate(ts)
+    assert (info.value.segment_id, info.value.segment_no) == ("ST", 1)
+    assert info.value.field == "payment_reference"
+    assert "TRN02" in info.value.reason
+
+
+def test_856_field_by_field():
+    # 856_2.x12, set 0060: BSN*00*4167427123*20060402*0000*0001, TD5*O*2*SCAC, REF*BM, REF*CN,
+    # DTM*011*20060402, N1*ST ... HL*2*1*O PRF*ordernumber1, HL*3*2*P MAN*GM*..., HL*4*3*I
+    # LIN*2*UP*8712345678913*VN*suart*BP*byart SN1**24*EA PID*F*08***description
+    ts = one("856_2.x12")
+    doc = translate(ts, check=False)
+    top = {k: v for k, v in doc.items() if k != "orders"}
+    assert top == {
+        "shipment_id": "4167427123",
+        "issued_at": "2006-04-02T00:00",
+        "ship_date": "2006-04-02",
+        "carrier": {"scac": "SCAC"},
+        "bill_of_lading": "bill of lading number",
+        "tracking_number": "carrierreferencenumber",
+        "parties": {"ship_to": {"id": "DESTINATION2", "id_qualifier": "92",
+                                "name": "JIT MANUFACTURING",
+                                "address_lines": ["BUILDING 3B", "2001 ENTERPRISE PARK"],
+                                "city": "JUAREZ", "state": "CH", "country": "MX"}},
+    }
+    assert [o["po_number"] for o in doc["orders"]] == ["ordernumber1", "ordernumber2",
+                                                        "ordernumber4"]
+    assert [[c["sscc"][-1] for c in o["cartons"]] for o in doc["orders"]] == [
+        ["1", "0"], ["3", "2"], ["7"]]
+    assert doc["orders"][1]["cartons"][1]["lines"] == [
+        {"line_number": "3", "quantity": 36, "unit_of_measure": "EA",
+         "description": "description", "upc": "8712345678906", "sku": "suart", "asin": "byart"},
+        {"line_number": "5", "quantity": 24, "unit_of_measure": "EA",
+         "description": "description", "upc": "8712345678920", "sku": "suart", "asin": "byart"},
+    ]
+    # The MAN02 values have 22 digits: not an SSCC-18 (nor one with its 00 identifier).
+    with pytest.raises(TranslationError) as info:
+        translate(ts)
+    error = info.value
+    assert (error.segment_id, error.segment_no, error.element) == ("MAN", 24, 2)
+    assert error.field == "orders/0/cartons/0/sscc"
+    assert error.value == "0000123456781234567891"
+
+
+def test_856_without_ship_date():
+    with pytest.raises(TranslationError, match="required 'ship_date' missing"):
+        translate(one("856_1.x12"))
+
+
+def test_810_field_by_field():
+    # 810_1.x12: BIG*20070929*95018017**ordernumber, N1*SE (vendor), N1*ST, N1*AK (not mapped),
+    # N1*BT with N2, ITD***2.5**30, IT1*001*4*EA*330**VN*X357-W2***BP*525, TDS*1234579
+    ts = one("810_1.x12")
+    assert translate(ts, check=False) == {
+        "invoice_number": "95018017",
+        "invoice_date": "2007-09-29",
+        "po_number": "ordernumber",
+        "currency": "USD",
+        "terms": {"discount_percent": 2.5, "discount_days": 30},
+        "parties": {
+            "ship_to": {"name": "JIT MANUFACTURING",
+                        "address_lines": ["BUILDING 3B", "2001 ENTERPRISE PARK"],
+                        "city": "JUAREZ", "state": "CH", "country": "MX"},
+            "bill_to": {"name": "JIT MANUFACTURING", "address_lines": ["400 INDUSTRIAL PARKWAY"],
+                        "city": "INDUSTRIAL AIRPORT", "state": "KS", "postcode": "66030"},
+            "vendor": {"name": "UNIVERSAL WIDGETS",
+                       "address_lines": ["375 PLYMOUTH PARK", "SUITE 205"], "city": "IRVING",
+                       "state": "TX", "postcode": "75061"},
+        },
+        "lines": [{"line_number": "001", "quantity": 4, "unit_of_measure": "EA",
+                   "unit_price": "330", "description": "HIGH PERFORMANCE WIDGET",
+                   "sku": "X357-W2", "asin": "525"}],
+        "total_amount": "12345.79",
+    }
+    # BP is Amazon's ASIN; "525" is not one.
+    with pytest.raises(TranslationError) as info:
+        translate(ts)
+    assert (info.value.segment_id, info.value.segment_no, info.value.element) == ("IT1", 17, 11)
+    assert info.value.field == "lines/0/asin"
+
+
+def test_855_field_by_field():
+    # 855-004010UCS-01.x12, set 0002: BAK*00*AP*194208*20030507, N1*ST*SAFEWAY/VONS EL MONTE
+    # GROCERY*9*0091372092902, N1*VN (not in the guide's 855), PO1**22*CA***UA*003331113474
+    ts = one("855-004010UCS-01.x12", 1)
+    assert translate(ts, check=False) == {
+        "po_number": "194208",
+        "ack_date": "2003-05-07",
+        "status": "accepted",
+        "parties": {"ship_to": {"id": "0091372092902", "id_qualifier": "9",
+                                "name": "SAFEWAY/VONS EL MONTE GROCERY"}},
+        "lines": [{"line_number": "1", "quantity_ordered": 22, "unit_of_measure": "CA"}],
+    }
+    # No ACK segments (and UA, a case code, is none of the item ids the schema knows).
+    with pytest.raises(TranslationError) as info:
+        translate(ts)
+    assert (info.value.segment_id, info.value.segment_no) == ("PO1", 9)
+    assert info.value.field == "lines/0/quantity_accepted"
+    assert "nothing at ACK[IA]/ACK02" in info.value.reason
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_fast_check_agrees_with_jsonschema(name):
+    # The hot path asks the Rust validator; jsonschema is the reference that explains refusals.
+    for ts in corpus_sets(name):
+        doc_type = find_map(ts.id).document
+        doc = translate(ts, check=False)
+        assert is_valid(doc, doc_type) == (next(document_errors(doc, doc_type), None) is None)
