@@ -243,11 +243,12 @@ def _three_way(po, order, invoices, shipped_qty, settings, add) -> None:
     invoiced_by: dict[str, list[Doc]] = defaultdict(list)
     for invoice in invoices:
         currency = invoice.body["currency"]
-        for line in invoice.body["lines"]:
+        # Keys use the invoice line's position: one invoice may bill an item on several lines.
+        for index, line in enumerate(invoice.body["lines"]):
             match = find_line(lines, line)
             qty, price = amount(line["quantity"]), amount(line["unit_price"])
             if match is None:
-                add(Finding(f"invoice_unknown_item:{invoice.number}:{item_label(line)}",
+                add(Finding(f"invoice_unknown_item:{invoice.number}:{index}",
                             "invoice_unknown_item",
                             f"invoice {invoice.number} bills {_qty(qty)} of {item_label(line)}, "
                             f"which is not on PO {po}", (invoice.id, order.id),
@@ -260,7 +261,7 @@ def _three_way(po, order, invoices, shipped_qty, settings, add) -> None:
             invoiced_by[number].append(invoice)
             ordered_price = amount(match["unit_price"])
             if abs(price - ordered_price) > tolerance:
-                add(Finding(f"invoice_price_mismatch:{invoice.number}:{number}",
+                add(Finding(f"invoice_price_mismatch:{invoice.number}:{index}",
                             "invoice_price_mismatch",
                             f"invoice {invoice.number} {item_label(match)}: unit price "
                             f"{_money(price)} {currency}, PO {po} says {_money(ordered_price)}",
@@ -317,10 +318,15 @@ def _invoice(number: str, docs: list[Doc], now: float, settings: dict) -> Evalua
     body, currency = invoice.body, invoice.body["currency"]
     po = body.get("po_number")
     if len(invoices) > 1:
+        # Identical copies are a retransmission the buyer will reject; differing ones are two
+        # invoices under one number, and one of them will not be paid.
+        same = all(d.body == body for d in invoices)
         add(Finding("invoice_duplicate", "invoice_duplicate",
-                    f"invoice number {number} was sent {len(invoices)} times as different "
-                    f"documents", tuple(d.id for d in invoices), {"copies": len(invoices)},
-                    po_number=po, invoice_number=number))
+                    f"invoice number {number} was sent {len(invoices)} times "
+                    f"{'as identical copies' if same else 'with different contents'}",
+                    tuple(d.id for d in invoices), {"copies": len(invoices)},
+                    severity="warning" if same else "error", po_number=po,
+                    invoice_number=number))
     if not po:
         add(Finding("invoice_po_missing", "invoice_po_missing",
                     f"invoice {number} names no PO number; the buyer will reject it",

@@ -7,16 +7,12 @@ and the JSON path of the field, so an operator can find it in the partner's X12.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 
-from jsonschema import Draft202012Validator, FormatChecker
-from referencing import Registry, Resource
+from gateway.translate.schemas import validator
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "mapping" / "schemas"
 DOC_TYPES = ("order", "order_ack", "ship_notice", "invoice", "remittance", "return",
              "credit_memo")
 # The document's own number and date: what it is called in reports and when it was issued.
@@ -85,26 +81,6 @@ def item_label(line: dict) -> str:
     return f"line {line['line_number']} ({ident})" if line.get("line_number") else ident
 
 
-_formats = FormatChecker(["date"])
-
-
-@_formats.checks("date-or-date-time", raises=ValueError)
-def _is_datetime(text) -> bool:
-    return not isinstance(text, str) or timestamp(text) is not None
-
-
-@functools.cache
-def validator(name: str) -> Draft202012Validator:
-    """The validator of ``mapping/schemas/<name>.schema.json``, with the shared definitions."""
-    resources = []
-    for path in sorted(SCHEMA_DIR.glob("*.schema.json")):
-        schema = json.loads(path.read_text(encoding="utf-8"))
-        resources.append((schema["$id"], Resource.from_contents(schema)))
-    registry = Registry().with_resources(resources)
-    schema = json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text(encoding="utf-8"))
-    return Draft202012Validator(schema, registry=registry, format_checker=_formats)
-
-
 def _path(parts) -> str:
     out = ""
     for part in parts:
@@ -135,11 +111,10 @@ def check(name: str, body, document: str) -> None:
                     key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
         field, message = _explain(errors[0])
-        more = [f"{f}: {m}" for f, m in map(_explain, errors[1:MAX_ERRORS_NAMED])]
-        if more:
-            message += f" (also {'; '.join(more)}"
-            message += f" and {len(errors) - MAX_ERRORS_NAMED} more)" if len(errors) > \
-                MAX_ERRORS_NAMED else ")"
+        others = [f"{f}: {m}" for f, m in map(_explain, errors[1:MAX_ERRORS_NAMED])]
+        rest = len(errors) - MAX_ERRORS_NAMED
+        if others:
+            message += f" (also {'; '.join(others)}{f' and {rest} more' if rest > 0 else ''})"
         raise InvalidDocument(document, field, message)
 
 

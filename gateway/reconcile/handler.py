@@ -55,6 +55,7 @@ async def sweep(db, now: float, settings: Mapping[str, dict] | None = None,
     """Re-evaluate every subject whose deadline has come (ASN overdue, invoice unpaid past its
     terms, credit memo due); one transaction each. Returns how many were evaluated."""
     done = 0
+    # A subject skipped for its partner's broken settings stays due: do not fetch it again.
     seen: set[tuple[str, str]] = set()
     while True:
         due = [s for s in await db.run(ledger.thd_due, now=now, limit=batch) if s not in seen]
@@ -62,9 +63,13 @@ async def sweep(db, now: float, settings: Mapping[str, dict] | None = None,
             return done
         for partner_id, subject in due:
             seen.add((partner_id, subject))
+            try:
+                partner_settings = settings_for((settings or {}).get(partner_id))
+            except ValueError as e:
+                log.error("reconcile sweep: partner %s: %s", partner_id, e)
+                continue
             await db.run(ledger.thd_evaluate, partner_id, subject, now=now,
-                         settings=settings_for((settings or {}).get(partner_id)),
-                         cause=None)
+                         settings=partner_settings)
             done += 1
 
 

@@ -26,7 +26,6 @@ from gateway.store.sql import insert_ignore
 
 AUTO = "auto"
 UNSETTLED = ("open", "acknowledged")
-SUBJECT_LINK = {"po": "po", "invoice": "invoice", "return": "return", "remittance": "remittance"}
 
 
 class LedgerError(ValueError):
@@ -104,9 +103,10 @@ def thd_evaluate(conn, partner_id: str, subject: str, *, now: float, settings: d
     """Store what the rules find for a subject now: new findings open, changed ones are
     updated, vanished ones are resolved. Returns (opened, resolved)."""
     _lock_subject(conn, partner_id, subject, now)
+    # A subject "po:PO1" is named like the link its documents carry: kind po, value PO1.
     kind, _, value = subject.partition(":")
-    evaluation = checks.evaluate(subject, thd_linked(conn, partner_id, SUBJECT_LINK[kind],
-                                                     [value]), now, settings)
+    evaluation = checks.evaluate(subject, thd_linked(conn, partner_id, kind, [value]), now,
+                                 settings)
     t = reconcile_discrepancies
     existing = {r.key: r for r in conn.execute(select(t).where(t.c.partner_id == partner_id,
                                                                 t.c.subject == subject))}
@@ -137,7 +137,7 @@ def thd_evaluate(conn, partner_id: str, subject: str, *, now: float, settings: d
         if row.status in UNSETTLED:
             conn.execute(update(t).where(t.c.id == row.id).values(
                 status="resolved", resolved_at=now, resolved_by=AUTO, updated_at=now,
-                comment=f"settled by {cause}" if cause else "no longer found"))
+                comment=f"settled by {cause}" if cause else "no longer found when re-checked"))
             resolved += 1
     conn.execute(update(reconcile_subjects).where(
         reconcile_subjects.c.partner_id == partner_id, reconcile_subjects.c.subject == subject)
@@ -215,9 +215,20 @@ def thd_transition(conn, discrepancy_id: int, status: str, *, actor: str, now: f
     return _row(conn.execute(select(t).where(t.c.id == discrepancy_id)).one())
 
 
+def _unpaid(conn, partner_id: str, invoices) -> dict[str, dict]:
+    """Invoice number -> {"amount", "currency"} still owed, as the last evaluation found."""
+    s = reconcile_subjects
+    rows = conn.execute(select(s.c.subject, s.c.open_amount, s.c.currency).where(
+        s.c.partner_id == partner_id, s.c.open_amount.is_not(None),
+        s.c.subject.in_([f"invoice:{n}" for n in invoices])))
+    return {r.subject.partition(":")[2]: {"amount": r.open_amount, "currency": r.currency}
+            for r in rows}
+
+
 def thd_chain(conn, reference: str, *, partner_id: str | None = None) -> list[dict]:
     """Everything booked about one order, found by its PO number or an invoice number: per
-    partner, the documents (oldest first) and every discrepancy about them."""
+    partner, the documents (oldest first), every discrepancy about them, and what is still
+    unpaid per invoice."""
     query = select(reconcile_links.c.partner_id, reconcile_links.c.kind).where(
         reconcile_links.c.value == reference, reconcile_links.c.kind.in_(["po", "invoice"]))
     if partner_id:
@@ -245,7 +256,7 @@ def thd_chain(conn, reference: str, *, partner_id: str | None = None) -> list[di
             documents=[dict(id=d.id, doc_type=d.doc_type, number=d.number, issued_at=d.issued_at,
                             received_at=d.received_at, body=d.body)
                        for d in sorted(docs.values(), key=lambda d: (d.issued_at, d.id))],
-            discrepancies=found))
+            discrepancies=found, unpaid=_unpaid(conn, partner, invoices)))
     return chains
 
 

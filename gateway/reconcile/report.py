@@ -10,7 +10,7 @@ import json
 from collections import defaultdict
 from decimal import Decimal
 
-from gateway.reconcile.documents import day
+from gateway.reconcile.documents import amount, day
 
 FORMATS = ("table", "csv", "json")
 # (label, first day, last day) of an open item's age.
@@ -85,7 +85,8 @@ def render(report: dict, fmt: str) -> str:
                              "AMOUNT", "MESSAGE")] + [
             (i["id"], i["partner_id"], i["type"], i["severity"], i["status"], f"{i['age_days']}d",
              i["po_number"] or "-", i["invoice_number"] or "-",
-             f"{i['amount']} {i['currency']}" if i["amount"] else "-", i["message"][:100])
+             f"{i['amount']} {i['currency'] or ''}".rstrip() if i["amount"] else "-",
+             i["message"][:100])
             for i in report["open_items"]]))
     parts += ["", "Aging", table([("AGE (DAYS)", "ITEMS", "AMOUNT")] + [
         (a["bucket"], a["count"], _amounts(a["amounts"])) for a in report["aging"]])]
@@ -111,13 +112,18 @@ def _summary(doc: dict, chain: dict) -> str:
                       if o["po_number"] in chain["po_numbers"])
         return f"shipped {body['ship_date']}, {cartons} cartons"
     if kind == "invoice":
-        return f"{body['total_amount']} {body['currency']}, PO {body.get('po_number') or '-'}"
+        text = f"{body['total_amount']} {body['currency']}, PO {body.get('po_number') or '-'}"
+        unpaid = chain["unpaid"].get(doc["number"])
+        if unpaid is not None:
+            text += (", paid in full" if Decimal(unpaid["amount"]) == 0 else
+                     f", unpaid {unpaid['amount']} {unpaid['currency']}")
+        return text
     if kind == "remittance":
         paid = [f"{e['invoice_number']} {e['paid_amount']}" for e in body["invoices"]
                 if e["invoice_number"] in chain["invoice_numbers"]]
         return f"pays {', '.join(paid) or 'none of these invoices'} {body['currency']}"
     if kind == "return":
-        return f"{len(body['lines'])} lines returned"
+        return f"{sum(amount(x['quantity']) for x in body['lines'])} units returned"
     return f"{body['kind']} {body['amount']} {body['currency']}" + (
         f" for return {body['return_id']}" if body.get("return_id") else "")
 

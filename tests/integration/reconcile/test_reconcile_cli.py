@@ -90,6 +90,9 @@ def test_report_as_json_with_filters(booked, capsys):
 
     _, out, _ = run(capsys, "report", "--format", "json", "--partner", "someone-else")
     assert json.loads(out)["open_items"] == [] and json.loads(out)["rates"] == []
+    _, out, _ = run(capsys, "report", "--partner", "someone-else")
+    assert out.splitlines()[:3] == ["Open items (0)", "", "Aging"]
+    assert out.rstrip().endswith("PARTNER  INVOICES  MATCHED  ASNS  ON TIME  OUTSTANDING")
     _, out, _ = run(capsys, "report", "--format", "json", "--since", "2099-01-01")
     assert json.loads(out)["open_items"] == []
     with pytest.raises(SystemExit):
@@ -104,6 +107,7 @@ def test_show_the_chain_by_po_or_invoice(booked, capsys):
     assert lines[0] == "Partner amazon-us: PO PO1001; invoices INV-5001"
     assert [line.split()[1] for line in lines[2:8]] == [
         "order", "invoice", "ship_notice", "remittance", "return", "credit_memo"]
+    assert "195.00 USD, PO PO1001, unpaid 24.00 USD" in out
     assert "pays INV-5001 171.00 USD" in out
     assert "credit 19.00 USD for return RMA-300" in out
     assert "Discrepancies:" in out and "resolved  warning  return_no_credit_memo" in out
