@@ -24,7 +24,8 @@ from gateway.config import Config
 from gateway.health import ops_site
 from gateway.partners import PartnerSet, load_partners
 from gateway.problems import ConfigError
-from gateway.route.handlers import sinks
+from gateway.reconcile import handler as reconcile
+from gateway.route.handlers import customs, sinks
 from gateway.runtime import Runtime
 from gateway.sftp.service import SftpTransport
 from gateway.store import jobs, messages
@@ -34,6 +35,7 @@ from gateway.worker import Worker
 
 log = logging.getLogger(__name__)
 STATS_INTERVAL_S = 5
+SWEEP_INTERVAL_S = 60   # reconciliation deadlines (late ASNs, unpaid invoices, credit memos)
 
 
 class DatabaseService(Service):
@@ -58,6 +60,8 @@ def job_handlers(rt: Runtime, identity: Identity, sftp: SftpTransport) -> dict:
         "as2-mdn": partial(inbound.send_async_mdn, rt, identity),
         "as2-send": partial(outbound.send, rt, identity),
         "as2-mdn-timeout": partial(outbound.mdn_timeout, rt),
+        "reconcile": lambda job: reconcile.reconcile(rt, job, rt.reconcile_settings()),
+        "customs": partial(customs.handle, rt),
         "sftp-put": sftp.put,
         "sftp-push": sftp.push,
     }
@@ -91,6 +95,7 @@ class Gateway(MultiService):
             self.sftp.services().setServiceParent(self)
         self.worker.setServiceParent(self)
         internet.TimerService(STATS_INTERVAL_S, self.refresh_stats).setServiceParent(self)
+        internet.TimerService(SWEEP_INTERVAL_S, self.sweep).setServiceParent(self)
         self._publish_partners(partners)
         metrics.RELOAD_OK.set(1)
 
@@ -155,6 +160,15 @@ class Gateway(MultiService):
                           now=time.time(), kind="config", detail=f"{len(partners)} partners")
         log.info("reloaded partners: %d loaded", len(partners))
         return True
+
+    def sweep(self):
+        async def run():
+            await reconcile.sweep(self.db, time.time(), self.rt.reconcile_settings())
+            await reconcile.refresh_metrics(self.db)
+
+        d = defer.ensureDeferred(run())
+        d.addErrback(lambda f: log.error("reconciliation sweep failed: %s", f.value))
+        return d
 
     def refresh_stats(self):
         async def refresh():

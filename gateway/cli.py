@@ -1,9 +1,11 @@
-"""The ``gateway`` command: serve, check, db, certs, messages, jobs, send, receive."""
+"""The ``gateway`` command: serve, check, db, certs, messages, jobs, send, receive, replay,
+resend, reconcile, status."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import getpass
 import json
 import logging
 import signal
@@ -259,6 +261,37 @@ def cmd_send(args) -> int:
     return 0
 
 
+def cmd_replay(args) -> int:
+    from gateway.process import thd_replay
+
+    db = _store(_config(args))
+    try:
+        run = db.transaction(thd_replay, args.id, actor=f"operator:{getpass.getuser()}",
+                             now=time.time())
+    except ValueError as e:
+        print(e)
+        return 1
+    print(f"message {args.id} queued for replay #{run}")
+    return 0
+
+
+def cmd_resend(args) -> int:
+    from gateway.outbound import thd_resend
+    from gateway.partners import load_partners
+
+    config = _config(args)
+    partners = load_partners(config).partners
+    try:
+        attempt = _store(config).transaction(
+            thd_resend, args.id, partners, actor=f"operator:{getpass.getuser()}",
+            now=time.time())
+    except ValueError as e:
+        print(e)
+        return 1
+    print(f"message {args.id} queued to be sent again (resend #{attempt})")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gateway", description=__doc__)
     p.add_argument("--config", help="gateway.toml (default: embedded defaults, or $GATEWAY_CONFIG)")
@@ -294,6 +327,12 @@ def parser() -> argparse.ArgumentParser:
                       help="payload type (default application/edi-x12)")
     send.add_argument("file")
     send.set_defaults(fn=cmd_send)
+    replay = sub.add_parser("replay", help="process a received message again from its archive")
+    replay.add_argument("id")
+    replay.set_defaults(fn=cmd_replay)
+    resend = sub.add_parser("resend", help="send an outbound message again (same Message-ID)")
+    resend.add_argument("id")
+    resend.set_defaults(fn=cmd_resend)
     receive = sub.add_parser("receive", help="take in a file from a partner delivered by hand")
     receive.add_argument("--partner", required=True)
     receive.add_argument("--message-id", help="the partner's id for it (default: its sha256)")
@@ -301,6 +340,8 @@ def parser() -> argparse.ArgumentParser:
     receive.set_defaults(fn=cmd_receive)
     from gateway.reconcile.cli import add_parser as add_reconcile
     add_reconcile(sub)
+    from gateway.status import add_parser as add_status
+    add_status(sub)
     return p
 
 

@@ -82,6 +82,15 @@ class JobSettings(Section):
     keep_done_s: float = Field(default=7 * 86400, ge=0)
 
 
+class CustomsSettings(Section):
+    products: Path | None = None     # the seller's product master (CSV or YAML), re-read on change
+    seller: Path | None = None       # YAML: identities (eori, ioss, us_importer, cn) and consignor
+    data_dir: Path | None = None     # rules and code tables; default <mapping_dir>/customs
+    filings_dir: Path = Path("var/customs")   # every filing is written here as well
+    broker: str | None = None        # partner id filings are sent to (AS2 or SFTP)
+    simulate: bool = True            # check and produce filings, send nothing
+
+
 class Config(Section):
     gateway: GatewaySettings = GatewaySettings()
     identity: IdentitySettings = IdentitySettings()
@@ -90,6 +99,7 @@ class Config(Section):
     sftp: SftpSettings = SftpSettings()
     metrics: MetricsSettings = MetricsSettings()
     jobs: JobSettings = JobSettings()
+    customs: CustomsSettings = CustomsSettings()
 
     @property
     def database_url(self) -> str:

@@ -40,3 +40,21 @@ def thd_queue(conn, partner: Partner, *, sha256: str, size: int, filename: str |
     jobs.thd_enqueue(conn, SEND_JOB[transport], {"message": id}, now=now, message_id=id,
                      dedupe_key=f"send:{id}")
     return id
+
+
+def thd_resend(conn, id: str, partners: dict[str, Partner], *, actor: str, now: float) -> int:
+    """Operator action: send an outbound message again, with the same Message-ID."""
+    message = messages.thd_get(conn, id)
+    if message is None or message["direction"] != "outbound":
+        raise ValueError(f"{id} is not a message we sent")
+    partner = partners.get(message["partner_id"])
+    if partner is None:
+        raise ValueError(f"partner {message['partner_id']} is no longer configured")
+    transport = transport_for(partner, message["transport"])
+    attempt = 1 + sum(1 for e in message["events"] if e["status"] == "resend")
+    messages.thd_set_status(conn, message["id"], "resend", actor=actor, now=now,
+                            detail=f"resend #{attempt} by {actor} via {transport}")
+    messages.thd_set_status(conn, message["id"], "queued", actor=actor, now=now)
+    jobs.thd_enqueue(conn, SEND_JOB[transport], {"message": message["id"]}, now=now,
+                     message_id=message["id"], dedupe_key=f"send:{message['id']}:{attempt}")
+    return attempt

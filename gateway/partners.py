@@ -26,6 +26,7 @@ from ruamel.yaml.error import YAMLError
 
 from gateway.config import Config
 from gateway.problems import ConfigError, Problem, from_validation, yaml_line
+from gateway.reconcile.checks import settings_for
 
 PARTNER_ID = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 DIGESTS = Literal["sha1", "sha256", "sha384", "sha512"]
@@ -192,6 +193,15 @@ class Route(Model):
     to: Annotated[list[Target], Field(min_length=1)]
 
 
+class Customs(Model):
+    """How this partner's orders are declared: the regime and the terms of the sale."""
+
+    regime: Literal["eu", "cn", "us"]
+    incoterm: str = Field(default="DAP", pattern=r"^[A-Z]{3}$")
+    transport: Literal["air", "sea", "rail", "road", "post"] = "air"
+    procedure_codes: tuple[str, ...] = ()   # EU additional procedure codes; default from incoterm
+
+
 class Partner(Model):
     id: str = Field(pattern=PARTNER_ID)
     name: str = Field(min_length=1)
@@ -202,7 +212,13 @@ class Partner(Model):
     x12: X12 | None = None
     documents: tuple[Document, ...] = ()
     routes: tuple[Route, ...] = ()
-    customs: dict = {}   # regime-specific settings, checked by the customs handler
+    customs: Customs | None = None
+    reconcile: dict = {}   # overrides of gateway.reconcile.checks.DEFAULT_SETTINGS
+
+    @model_validator(mode="after")
+    def _reconcile_settings(self):
+        settings_for(self.reconcile)   # raises ValueError naming the bad key or value
+        return self
 
 
 @dataclass(frozen=True)

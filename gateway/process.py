@@ -31,23 +31,25 @@ PENDING = ("received", "accepted")
 
 
 def thd_enqueue_routes(conn, message_id: str, partner: Partner, *, doc_type: str | None,
-                       document_id: str | None, now: float) -> list[str]:
-    """Queue one job per target of the routes matching this message or document."""
+                       document_id: str | None, now: float, run: int = 0) -> list[str]:
+    """Queue one job per target of the routes matching this message or document; ``run``
+    counts operator replays, so a replay routes again while a crash re-run does not."""
     kinds = []
     for target in targets(partner, direction="inbound", doc_type=doc_type):
         kind, payload = delivery(target)
         if document_id:
             payload = dict(payload, document=document_id)
-        key = f"{kind}:{document_id or message_id}:{sorted(payload.items())}"
+        key = f"{kind}:{document_id or message_id}:{run}:{sorted(payload.items())}"
         jobs.thd_enqueue(conn, kind, dict(payload, message=message_id), now=now,
                          message_id=message_id, dedupe_key=key)
         kinds.append(kind)
     return kinds
 
 
-def thd_record_raw(conn, message: dict, partner: Partner, *, actor: str, now: float) -> None:
+def thd_record_raw(conn, message: dict, partner: Partner, *, actor: str, now: float,
+                   run: int = 0) -> None:
     kinds = thd_enqueue_routes(conn, message["id"], partner, doc_type=None, document_id=None,
-                               now=now)
+                               now=now, run=run)
     messages.thd_set_status(conn, message["id"], "routed", actor=actor, now=now,
                             detail=", ".join(kinds) or "no route matched")
 
@@ -64,9 +66,25 @@ def _new_interchange(conn, partner_id: str, key, message_id: str, now: float) ->
     return owner == message_id
 
 
+def thd_store_document(conn, message_id: str, position: int, partner_id: str, outcome,
+                       now: float) -> str:
+    """Insert the document of one set, or update it in place on a replay (same id)."""
+    values = dict(doc_type=outcome.doc_type, reference=(outcome.reference or "")[:64] or None,
+                  body=json.dumps(outcome.document))
+    existing = conn.execute(select(documents.c.id).where(
+        documents.c.message_id == message_id, documents.c.position == position)).scalar()
+    if existing:
+        conn.execute(documents.update().where(documents.c.id == existing).values(**values))
+        return existing
+    doc_id = str(uuid.uuid4())
+    conn.execute(documents.insert().values(id=doc_id, message_id=message_id, position=position,
+                                           partner_id=partner_id, created_at=now, **values))
+    return doc_id
+
+
 def thd_record_x12(conn, message: dict, partner: Partner, exam: Examination,
                    acks: list[tuple[str, int, str]], *, actor: str, now: float,
-                   domain: str) -> str:
+                   domain: str, run: int = 0) -> str:
     """Record an examined X12 payload: documents, routes, acknowledgments, status."""
     position = 0
     accepted = rejected = 0
@@ -84,14 +102,11 @@ def thd_record_x12(conn, message: dict, partner: Partner, exam: Examination,
             accepted += 1
             if outcome.document is None:
                 continue
-            doc_id = str(uuid.uuid4())
-            conn.execute(documents.insert().values(
-                id=doc_id, message_id=message["id"], position=position, partner_id=partner.id,
-                doc_type=outcome.doc_type, reference=(outcome.reference or "")[:64] or None,
-                body=json.dumps(outcome.document), created_at=now))
+            doc_id = thd_store_document(conn, message["id"], position, partner.id, outcome, now)
             thd_enqueue_routes(conn, message["id"], partner, doc_type=outcome.doc_type,
-                               document_id=doc_id, now=now)
-    thd_enqueue_routes(conn, message["id"], partner, doc_type=None, document_id=None, now=now)
+                               document_id=doc_id, now=now, run=run)
+    thd_enqueue_routes(conn, message["id"], partner, doc_type=None, document_id=None, now=now,
+                       run=run)
     for sha256, size, name in acks:
         thd_queue(conn, partner, sha256=sha256, size=size, filename=name,
                   content_type="application/edi-x12", actor=actor, now=now, domain=domain,
@@ -109,6 +124,20 @@ def thd_record_x12(conn, message: dict, partner: Partner, exam: Examination,
     return status
 
 
+def thd_replay(conn, id: str, *, actor: str, now: float) -> int:
+    """Operator action: run a received message through processing and routing again."""
+    message = messages.thd_get(conn, id)
+    if message is None or message["direction"] != "inbound" or not message["payload_sha256"]:
+        raise ValueError(f"{id} is not a received message with an archived payload")
+    run = 1 + sum(1 for e in message["events"] if e["status"] == "replay")
+    messages.thd_set_status(conn, message["id"], "replay", actor=actor, now=now,
+                            detail=f"replay #{run} by {actor}")
+    messages.thd_set_status(conn, message["id"], "accepted", actor=actor, now=now)
+    jobs.thd_enqueue(conn, "process", {"message": message["id"], "run": run}, now=now,
+                     message_id=message["id"], dedupe_key=f"process:{message['id']}:{run}")
+    return run
+
+
 async def process(rt: Runtime, job: Job) -> None:
     message = await rt.db.run(messages.thd_get, job.payload["message"])
     if message is None:
@@ -118,7 +147,8 @@ async def process(rt: Runtime, job: Job) -> None:
     partner = rt.partner(message["partner_id"])
     path = await deferToThread(rt.archive.verify, message["payload_sha256"])
     if partner.x12 is None or not await deferToThread(is_x12, path):
-        await rt.db.run(thd_record_raw, message, partner, actor=rt.owner, now=time.time())
+        await rt.db.run(thd_record_raw, message, partner, actor=rt.owner, now=time.time(),
+                        run=job.payload.get("run", 0))
         rt.wake_worker()
         return
     mapping_dir = rt.config.gateway.mapping_dir
@@ -135,7 +165,8 @@ async def process(rt: Runtime, job: Job) -> None:
                                                text.encode(ic.interchange.encoding))
             acks.append((sha256, size, f"ack-{ic.key[2]}-{isa_control:09d}.x12"))
     status = await rt.db.run(thd_record_x12, message, partner, exam, acks, actor=rt.owner,
-                             now=time.time(), domain=rt.config.gateway.node_name)
+                             now=time.time(), domain=rt.config.gateway.node_name,
+                             run=job.payload.get("run", 0))
     _count(partner, exam, status)
     rt.wake_worker()
 

@@ -20,6 +20,10 @@ class Runtime:
     owner: str                  # this process in leases and the audit trail
     wake_worker: object = field(default=lambda: None)
 
+    def reconcile_settings(self) -> dict[str, dict]:
+        """Each current partner's reconciliation overrides (they follow reloads)."""
+        return {pid: p.reconcile for pid, p in self.partners.partners.items()}
+
     def partner(self, partner_id: str) -> Partner:
         """The partner as currently configured; gone or disabled partners fail the job for good."""
         partner = self.partners.partners.get(partner_id)

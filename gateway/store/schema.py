@@ -181,3 +181,24 @@ Index("ix_reconcile_discrepancies_po", reconcile_discrepancies.c.partner_id,
       reconcile_discrepancies.c.po_number)
 Index("ix_reconcile_discrepancies_invoice", reconcile_discrepancies.c.partner_id,
       reconcile_discrepancies.c.invoice_number)
+
+# Customs filings: one row per filed document, from the checks through the authority's receipt.
+customs_filings = Table(
+    "customs_filings", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("partner_id", String(64), nullable=False),      # whose order or shipment
+    Column("document_id", String(36), ForeignKey("documents.id")),
+    Column("regime", String(8), nullable=False),           # eu | cn | us
+    Column("consignment", String(64), nullable=False),     # order or shipment id
+    Column("kind", String(16)),                            # H7, US-ENTRY, CEB303, ...
+    Column("filename", String(255)),
+    Column("sha256", String(64)),
+    Column("status", String(16), nullable=False),          # refused | simulated | filed | accepted | rejected
+    Column("findings", Text),                              # JSON list of the checks' findings
+    Column("receipt", Text),                               # the authority's or broker's answer
+    Column("message_id", String(36), ForeignKey("messages.id")),   # the outbound filing
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("document_id", "kind", name="uq_customs_filings_document_kind"),
+)
+Index("ix_customs_filings_consignment", customs_filings.c.consignment)

@@ -99,3 +99,23 @@ def test_certs_init_and_status(home, daemons):
     assert (home / "certs/gateway/as2.key").stat().st_mode & 0o777 == 0o600
     status = gw.command("certs", "status").stdout
     assert re.search(r"gateway\s+as2\s+82[45]\s+\d{4}-\d\d-\d\d\s+CN=GATEWAY", status)
+
+
+def test_replay_runs_a_received_message_again_and_is_audited(home, daemons):
+    write_partner(home, "acme", minimal_partner("acme", sink="out"))
+    gw = daemons().start()
+    (home / "a.edi").write_bytes(b"payload")
+    gw.command("receive", "--partner", "acme", "--message-id", "<r@acme>", str(home / "a.edi"))
+    wait_for(lambda: gw.messages()[0]["status"] == "delivered", what="delivered")
+    (delivered,) = (home / "out").iterdir()
+    delivered.unlink()   # lost downstream: the operator replays it
+    assert "queued for replay #1" in gw.command("replay", "<r@acme>").stdout
+    wait_for(lambda: (home / "out" / delivered.name).exists(), what="delivered again")
+    history = [(e["status"], e["actor"]) for e in json.loads(
+        gw.command("messages", "show", "<r@acme>", "--json").stdout)["events"]]
+    assert [s for s, _ in history] == ["received", "routed", "delivered", "replay", "accepted",
+                                       "routed", "delivered"]
+    assert history[3][1].startswith("operator:")
+    result = gw.command("replay", "nonexistent", check=False)
+    assert result.returncode == 1 and "is not a received message" in result.stdout
+    assert gw.stop() == 0

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from gateway.archive import Archive
 from gateway.intake import thd_record_inbound
 from gateway.store import jobs, messages
 from gateway.store.database import Database, upgrade
@@ -111,7 +112,8 @@ def test_two_nodes_on_postgresql_share_and_drain_10000_jobs(home, daemons, pg_ur
     write_partner(home, "acme", minimal_partner("acme"))   # no targets: one job per message
     db = Database(pg_url)
     upgrade(db.engine)
-    db.transaction(thd_record_many, 10_000, "0" * 64)
+    sha256, _ = Archive(home / "var").put(b"not X12: routed as it is")
+    db.transaction(thd_record_many, 10_000, sha256)
     env = {"GATEWAY_DATABASE_URL": pg_url, "GATEWAY_JOBS_CONCURRENCY": "16"}
     nodes = [daemons(dict(env, GATEWAY_GATEWAY_NODE_NAME=f"node{i}")).start() for i in (1, 2)]
 

@@ -81,3 +81,17 @@ def test_wrong_key_is_refused_and_counted(gw, home):
     assert result.returncode != 0 and "Permission denied" in result.stderr
     wait_for(lambda: "gateway_sftp_auth_failures_total{" in gw.metrics(), what="failure counted")
     assert gw.messages() == []
+
+
+def test_resend_places_the_same_message_again(gw, home):
+    (home / "inv.edi").write_bytes(b"ST*810*0001~")
+    gw.command("send", "--partner", "acme", str(home / "inv.edi"))
+    outbound = home / "var/sftp/acme/outbound"
+    (placed,) = wait_for(lambda: list(outbound.glob("*_inv.edi")), what="placed")
+    placed.unlink()   # the partner says it never saw it
+    message = gw.messages("--direction", "outbound")[0]
+    assert "resend #1" in gw.command("resend", message["id"]).stdout
+    wait_for(lambda: (outbound / placed.name).exists(), what="placed again")
+    again = gw.messages("--direction", "outbound")
+    assert len(again) == 1 and again[0]["message_id"] == message["message_id"]
+    assert again[0]["status"] == "awaiting-collection"

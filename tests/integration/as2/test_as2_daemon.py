@@ -190,3 +190,31 @@ def gw_events(gw):
 
     newest = gw.messages()[0]["id"]
     return json.loads(gw.command("messages", "show", newest, "--json").stdout)["events"]
+
+
+def test_https_listener_takes_messages_over_tls_1_2_and_refuses_older(home, daemons):
+    import ssl
+
+    tls_port = free_port()
+    gw = daemons({"GATEWAY_AS2_TLS_PORT": str(tls_port), "GATEWAY_AS2_TLS_CERT": "tls/server.crt",
+                  "GATEWAY_AS2_TLS_KEY": "tls/server.key"})
+    gw.command("certs", "init")
+    assert (home / "certs/tls/server.crt").exists()   # certs init makes the TLS pair too
+    peer = Peer(home)
+    write_partner(home, "partner", PARTNER_YAML.format(port=free_port(), as2=PARTNER_AS2))
+    gw.start()
+    context = ssl.create_default_context(cafile=str(home / "certs/tls/server.crt"))
+    context.check_hostname = False
+    out = peer.build()
+    request = urllib.request.Request(f"https://127.0.0.1:{tls_port}/as2", data=out.body,
+                                     headers=out.headers, method="POST")
+    with urllib.request.urlopen(request, timeout=30, context=context) as r:
+        receipt = peer.mdn(dict(r.headers), r.read())
+    assert receipt.ok and receipt.mic_matches(out.mic)
+
+    old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    old.check_hostname, old.verify_mode = False, ssl.CERT_NONE
+    old.minimum_version = old.maximum_version = ssl.TLSVersion.TLSv1_1
+    old.set_ciphers("ALL:@SECLEVEL=0")
+    with pytest.raises(urllib.error.URLError, match="PROTOCOL_VERSION|VERSION|alert"):
+        urllib.request.urlopen(f"https://127.0.0.1:{tls_port}/as2", timeout=10, context=old)
