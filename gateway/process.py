@@ -25,7 +25,14 @@ from gateway.store.jobs import Job
 from gateway.store.schema import documents, interchanges
 from gateway.store.sql import insert_ignore
 from gateway.worker import PermanentError
-from gateway.x12flow import Examination, acknowledgment, examine, is_x12, translator
+from gateway.x12flow import (
+    Examination,
+    acknowledgment,
+    examine,
+    is_x12,
+    mark_duplicate,
+    translator,
+)
 
 PENDING = ("received", "accepted")
 
@@ -54,16 +61,20 @@ def thd_record_raw(conn, message: dict, partner: Partner, *, actor: str, now: fl
                             detail=", ".join(kinds) or "no route matched")
 
 
-def _new_interchange(conn, partner_id: str, key, message_id: str, now: float) -> bool:
-    """Remember an interchange; False when the partner sent this ISA13 in another message."""
-    sender, control = f"{key[0]}/{key[1]}", key[2]
-    conn.execute(insert_ignore(conn, interchanges, ["partner_id", "sender", "control_number"])
-                 .values(partner_id=partner_id, sender=sender, control_number=control,
-                         message_id=message_id, created_at=now))
-    owner = conn.execute(select(interchanges.c.message_id).where(
-        interchanges.c.partner_id == partner_id, interchanges.c.sender == sender,
-        interchanges.c.control_number == control)).scalar_one()
-    return owner == message_id
+def thd_remember_interchanges(conn, partner_id: str, keys: list, message_id: str,
+                              now: float) -> list[bool]:
+    """Remember each interchange; False for one the partner sent before in another message."""
+    fresh = []
+    for qualifier, sender_id, control in keys:
+        sender = f"{qualifier}/{sender_id}"
+        conn.execute(insert_ignore(conn, interchanges, ["partner_id", "sender", "control_number"])
+                     .values(partner_id=partner_id, sender=sender, control_number=control,
+                             message_id=message_id, created_at=now))
+        owner = conn.execute(select(interchanges.c.message_id).where(
+            interchanges.c.partner_id == partner_id, interchanges.c.sender == sender,
+            interchanges.c.control_number == control)).scalar_one()
+        fresh.append(owner == message_id)
+    return fresh
 
 
 def thd_store_document(conn, message_id: str, position: int, partner_id: str, outcome,
@@ -90,8 +101,9 @@ def thd_record_x12(conn, message: dict, partner: Partner, exam: Examination,
     accepted = rejected = 0
     problems = []
     for ic in exam.interchanges:
-        if not _new_interchange(conn, partner.id, ic.key, message["id"], now):
+        if ic.duplicate:
             problems.append(f"interchange {ic.key[2]} was received before; not processed again")
+            rejected += len(ic.sets)
             continue
         for outcome in ic.sets:
             position += 1
@@ -103,7 +115,7 @@ def thd_record_x12(conn, message: dict, partner: Partner, exam: Examination,
             if outcome.document is None:
                 continue
             doc_id = thd_store_document(conn, message["id"], position, partner.id, outcome, now)
-            thd_enqueue_routes(conn, message["id"], partner, doc_type=outcome.doc_type,
+            thd_enqueue_routes(conn, message["id"], partner, doc_type=outcome.set_id,
                                document_id=doc_id, now=now, run=run)
     thd_enqueue_routes(conn, message["id"], partner, doc_type=None, document_id=None, now=now,
                        run=run)
@@ -154,6 +166,11 @@ async def process(rt: Runtime, job: Job) -> None:
     mapping_dir = rt.config.gateway.mapping_dir
     exam = await deferToThread(examine, partner, path, mapping_dir,
                                translator(partner, mapping_dir))
+    fresh = await rt.db.run(thd_remember_interchanges, partner.id,
+                            [ic.key for ic in exam.interchanges], message["id"], time.time())
+    for ic, new in zip(exam.interchanges, fresh, strict=True):
+        if not new:
+            mark_duplicate(partner, ic)
     acks = []
     for ic in exam.interchanges:
         isa_control = await rt.db.run(messages.thd_next_counter, partner.id, "isa")

@@ -38,6 +38,7 @@ from gateway.translate.maps import find_map, load_map
 DOC_TYPES = {"850": "order", "855": "order_ack", "856": "ship_notice", "810": "invoice",
              "820": "remittance", "180": "return", "812": "credit_memo"}
 # The field that names a document in reports and lookups, per document type.
+TA1_DUPLICATE = "025"   # TA105: duplicate interchange control number
 REFERENCES = {"order": "po_number", "order_ack": "po_number", "ship_notice": "shipment_id",
               "invoice": "invoice_number", "remittance": "payment_reference",
               "return": "return_id", "credit_memo": "memo_number"}
@@ -70,6 +71,7 @@ class InterchangeOutcome:
     want_ta1: bool
     interchange: Interchange
     foreign: bool = False             # ISA sender is not the partner: only a TA1 answers it
+    duplicate: bool = False           # this ISA13 came before: only a TA1 answers it
     groups: list[tuple[FunctionalGroup, list]] = field(default_factory=list)
     sets: list[SetOutcome] = field(default_factory=list)
 
@@ -182,6 +184,16 @@ def _foreign_sender(partner: Partner, ic: Interchange) -> Problem | None:
                    ic.header.offset, 6)
 
 
+def mark_duplicate(partner: Partner, ic: InterchangeOutcome) -> None:
+    """An interchange whose control number the partner used before: TA1 note 025, nothing else."""
+    ic.duplicate = True
+    header = ic.interchange.header
+    ic.problems.append(Problem("interchange", TA1_DUPLICATE,
+                               f"interchange control number {ic.key[2]} was received before",
+                               "ISA", 0, header.number, header.offset, 13))
+    ic.want_ta1 = partner.x12.ta1 != "never"
+
+
 def _want_ta1(partner: Partner, ic: Interchange) -> bool:
     policy = partner.x12.ta1
     return policy == "always" or (policy == "on-request" and (ic.ack_requested or not ic.accepted))
@@ -207,7 +219,7 @@ def _examine_set(ts: TransactionSet, guides: Guides, translate) -> SetOutcome:
 def acknowledgment(partner: Partner, ic: InterchangeOutcome, isa_control: int,
                    gs_control: int) -> str | None:
     """The interchange answering ``ic`` (997/999 per group, TA1 when wanted), or None."""
-    want_fa = partner.x12.ack != "none" and not ic.foreign
+    want_fa = partner.x12.ack != "none" and not ic.foreign and not ic.duplicate
     groups = []
     if want_fa:
         for n, (group, results) in enumerate(ic.groups):

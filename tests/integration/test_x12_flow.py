@@ -1,6 +1,7 @@
 """X12 through the daemon: an 850 uploaded over SFTP is validated against the partner's guide,
 its 997 appears in the partner's outbound/ folder, and bad input is rejected with positions."""
 
+import json
 import re
 import shutil
 import subprocess
@@ -30,7 +31,8 @@ routes:
 
 
 def upload(gw, home, source, name):
-    shutil.copy(source, home / name)
+    if source != home / name:
+        shutil.copy(source, home / name)
     (home / "batch").write_text(f"put {name} inbound/{name}\n")
     result = subprocess.run(
         ["sftp", "-b", str(home / "batch"), "-P", str(gw.sftp_port), "-i", str(home / "key"),
@@ -75,7 +77,40 @@ def test_interchange_from_another_sender_gets_only_a_ta1_rejection(amazon, home)
 
 def test_garbage_is_rejected_with_a_clear_error(amazon, home):
     (home / "junk.x12").write_bytes(b"ISA*00*garbage" + bytes(range(256)))
-    upload(amazon, home, home / "junk.x12", "junk2.x12")
+    upload(amazon, home, home / "junk.x12", "junk.x12")
     wait_for(lambda: amazon.messages()[0]["status"] != "received", what="processed")
     message = amazon.messages()[0]
     assert message["status"] == "rejected" and "ISA" in message["error"]
+
+
+def test_clean_850_becomes_a_routed_order_document_and_a_997_accept(amazon, home):
+    from gateway.edi.x12 import Delimiters, gs, interchange, isa
+    from gateway.translate import find_map, render
+    from tests.unit.translate.documents import ORDER
+
+    delimiters = Delimiters("*", ">", "~")
+    text = interchange(isa(("ZZ", "CCCCCCCC"), ("ZZ", "GATEWAY"), 7001, delimiters,
+                           ack_requested=True),
+                       [(gs("PO", "CCCCCCCC", "GATEWAY", 42), [render(ORDER, find_map("850"), 1)])],
+                       delimiters)
+    (home / "source.x12").write_text(text)
+    upload(amazon, home, home / "source.x12", "clean.x12")
+    (document,) = wait_for(lambda: list((home / "docs").glob("*.json")), what="order routed")
+    assert json.loads(document.read_text()) == ORDER
+    (ack,) = wait_for(lambda: acks(home), what="997")
+    assert "~AK1*PO*42~AK2*850*0001~AK5*A~AK9*A*1*1*1~" in ack.read_text()
+    assert "TA1*000007001*" in ack.read_text()
+    wait_for(lambda: amazon.messages("--direction", "inbound")[0]["status"] == "delivered",
+             what="the order document delivered")
+    text = amazon.metrics()
+    assert 'gateway_documents_total{doc_type="order",partner="amazon-vc"} 1.0' in text
+
+    upload(amazon, home, home / "source.x12", "again.x12")   # same ISA13 under another name
+    wait_for(lambda: len([m for m in amazon.messages() if m["direction"] == "inbound"]) == 2 and
+             all(m["status"] != "received" for m in amazon.messages()), what="second processed")
+    second = amazon.messages("--direction", "inbound")[0]
+    assert second["status"] == "rejected" and "was received before" in second["error"]
+    assert len(list((home / "docs").glob("*.json"))) == 1
+    duplicate_ack = wait_for(lambda: len(acks(home)) == 2 and acks(home), what="TA1 025")
+    answer = next(a.read_text() for a in duplicate_ack if a.read_text() != ack.read_text())
+    assert "*R*025~" in answer and "ST*997" not in answer
