@@ -109,7 +109,10 @@ def subjects(doc: Doc) -> list[str]:
         return [f"remittance:{doc.number}", *sorted(paid)]
     if doc.doc_type == "return":
         return [f"return:{doc.number}"]
-    return [f"return:{body['return_id']}"] if body.get("return_id") else []
+    # A credit or debit memo settles a return, an invoice, or both.
+    return [f"{kind}:{body[field]}" for kind, field in (("return", "return_id"),
+                                                        ("invoice", "invoice_number"))
+            if body.get(field)]
 
 
 def _latest(docs: list[Doc], doc_type: str) -> dict[str, Doc]:
@@ -333,7 +336,12 @@ def _invoice(number: str, docs: list[Doc], now: float, settings: dict) -> Evalua
                     (invoice.id,), invoice_number=number))
 
     total = amount(body["total_amount"])
-    outstanding = total - paid
+    # A vendor accepts a deduction by crediting it: credit memos lower what is owed, debits raise.
+    memos = [m for m in _latest(docs, "credit_memo").values()
+             if m.body.get("invoice_number") == number]
+    credited = sum((amount(m.body["amount"]) * (1 if m.body["kind"] == "credit" else -1)
+                    for m in memos), Decimal(0))
+    outstanding = total - paid - credited
     result.open_amount, result.currency = max(outstanding, Decimal(0)), currency
     common = dict(po_number=po, invoice_number=number, currency=currency)
     if payments and outstanding > 0:

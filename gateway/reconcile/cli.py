@@ -77,6 +77,8 @@ def cmd_respond(args) -> int:
     except OSError as e:
         print(f"cannot read {e.filename}: {e.strerror}", file=sys.stderr)
         return 1
+    if args.send:
+        return _send(args, drafts)
     if args.out is None:
         print(json.dumps(drafts, indent=2))
         return 0
@@ -88,6 +90,28 @@ def cmd_respond(args) -> int:
         print(f"wrote {path}")
     return 0
 
+
+
+def _send(args, drafts: dict) -> int:
+    """Render the drafts as X12 for the partner, queue them, and book them in the ledger."""
+    from gateway.cli import _config, _store
+    from gateway.partners import load_partners
+    from gateway.x12out import OutboundError, send_documents
+
+    config = _config(args)
+    partner = load_partners(config).partners.get(args.partner or "")
+    if partner is None:
+        print(f"--send needs --partner, a configured partner (not {args.partner!r})",
+              file=sys.stderr)
+        return 1
+    try:
+        id = send_documents(_store(config), config, partner, list(drafts.items()),
+                            actor="operator", now=time.time())
+    except (OutboundError, ValueError) as e:
+        print(f"cannot send: {e}", file=sys.stderr)
+        return 1
+    print(f"queued message {id} for {partner.id}: 855, 856 and 810")
+    return 0
 
 
 def _transition(args, status: str) -> int:
@@ -132,6 +156,8 @@ def add_parser(subparsers) -> None:
                       help="shipment facts JSON (mapping/schemas/shipment_facts.schema.json)")
     resp.add_argument("--partner")
     resp.add_argument("--out", metavar="DIR", help="write the three drafts here (default: print)")
+    resp.add_argument("--send", action="store_true",
+                      help="render them as X12 and queue them to --partner (and book them)")
     resp.set_defaults(fn=cmd_respond)
     who = os.environ.get("USER") or os.environ.get("LOGNAME") or "operator"
     ack = rec.add_parser("ack", help="acknowledge an open discrepancy")

@@ -1,0 +1,97 @@
+"""Sending documents as X12: internal JSON through the partner's maps, checked against its
+guides, in an interchange with its envelope and the next control numbers, queued to it."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from datetime import datetime
+
+from gateway.archive import Archive
+from gateway.config import Config
+from gateway.edi.x12 import Delimiters, Validator, find_guide, gs, interchange, isa, read_units
+from gateway.edi.x12.envelope import TransactionSet
+from gateway.outbound import thd_queue
+from gateway.partners import Partner
+from gateway.store import jobs, messages
+from gateway.store.schema import documents
+from gateway.translate import find_map, render
+from gateway.x12flow import REFERENCES
+
+SET_IDS = {"order_ack": "855", "ship_notice": "856", "invoice": "810", "order": "850",
+           "remittance": "820"}
+FUNCTIONAL_IDS = {"855": "PR", "856": "SH", "810": "IN", "850": "PO", "820": "RA"}
+DELIMITERS = Delimiters("*", ">", "~")
+ISA_VERSIONS = {"004010": "00401", "004030": "00403", "005010": "00501"}
+
+
+class OutboundError(ValueError):
+    """A document that cannot go out as X12 for this partner; says which and why."""
+
+
+def build(config: Config, partner: Partner, docs: list[tuple[str, dict]], isa_control: int,
+          gs_control: int, when: datetime | None = None) -> str:
+    """One interchange holding a group per document (``(doc_type, document)`` pairs)."""
+    if partner.x12 is None:
+        raise OutboundError(f"partner {partner.id} has no x12 settings")
+    version = partner.x12.versions[0]
+    root = config.gateway.mapping_dir / "x12"
+    groups = []
+    for n, (doc_type, document) in enumerate(docs):
+        set_id = SET_IDS.get(doc_type)
+        if set_id is None:
+            raise OutboundError(f"no X12 transaction set for {doc_type} documents")
+        segments = render(document, find_map(set_id, version, profile=partner.id, root=root), 1)
+        header = gs(FUNCTIONAL_IDS[set_id], partner.x12.our_gs_id or config.identity.isa_id,
+                    partner.x12.gs_id, gs_control + n, version, when)
+        groups.append((header, [segments]))
+    text = interchange(isa((config.identity.isa_qualifier, config.identity.isa_id),
+                           (partner.x12.isa_qualifier, partner.x12.isa_id), isa_control,
+                           DELIMITERS, version=ISA_VERSIONS[version],
+                           usage=partner.x12.test_indicator, when=when), groups, DELIMITERS)
+    _check(text, partner, root)
+    return text
+
+
+def _check(text: str, partner: Partner, root) -> None:
+    """Our own output must pass the partner's guides: never send what we would reject."""
+    for unit in read_units(io.BytesIO(text.encode())):
+        if isinstance(unit, TransactionSet):
+            guide = find_guide(unit.id, unit.group.version, profile=partner.id, root=root)
+            problems = unit.problems + Validator(guide).validate(unit)
+            if problems:
+                first = problems[0]
+                raise OutboundError(f"{unit.id} for {partner.id} breaks its guide: segment "
+                                    f"{first.segment_no} {first.segment_id}: {first.message}")
+
+
+def thd_queue_documents(conn, partner: Partner, archive_ref: tuple[str, int],
+                        docs: list[tuple[str, dict]], *, actor: str, now: float,
+                        domain: str, reconcile: bool) -> str:
+    """Queue the interchange and store its documents (booked in the ledger when asked)."""
+    sha256, size = archive_ref
+    id = thd_queue(conn, partner, sha256=sha256, size=size,
+                   filename=f"{'-'.join(SET_IDS[t] for t, _ in docs)}-{uuid.uuid4().hex[:8]}.x12",
+                   content_type="application/edi-x12", actor=actor, now=now, domain=domain)
+    for position, (doc_type, document) in enumerate(docs, 1):
+        doc_id = str(uuid.uuid4())
+        conn.execute(documents.insert().values(
+            id=doc_id, message_id=id, position=position, partner_id=partner.id,
+            doc_type=doc_type, reference=str(document.get(REFERENCES[doc_type], ""))[:64],
+            body=json.dumps(document), created_at=now))
+        if reconcile:
+            jobs.thd_enqueue(conn, "reconcile", {"document": doc_id}, now=now, message_id=id,
+                             dedupe_key=f"reconcile:{doc_id}")
+    return id
+
+
+def send_documents(db, config: Config, partner: Partner, docs: list[tuple[str, dict]], *,
+                   actor: str, now: float, reconcile: bool = True) -> str:
+    """Everything above for a command-line caller (no reactor): returns the message id."""
+    isa_control = db.transaction(messages.thd_next_counter, partner.id, "isa")
+    gs_control = db.transaction(messages.thd_next_counter, partner.id, "gs", count=len(docs))
+    text = build(config, partner, docs, isa_control, gs_control)
+    archived = Archive(config.gateway.data_dir).put(text.encode())
+    return db.transaction(thd_queue_documents, partner, archived, docs, actor=actor,
+                          now=now, domain=config.gateway.node_name, reconcile=reconcile)
