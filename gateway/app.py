@@ -28,7 +28,7 @@ from gateway.reconcile import handler as reconcile
 from gateway.route.handlers import customs, sinks
 from gateway.runtime import Runtime
 from gateway.sftp.service import SftpTransport
-from gateway.store import jobs, messages
+from gateway.store import acks, jobs, messages
 from gateway.store.database import Database, thd_ping
 from gateway.tls import server_options
 from gateway.worker import Worker
@@ -184,6 +184,14 @@ class Gateway(MultiService):
                 if row["status"] == "dead":
                     dead += row["count"]
             metrics.DEAD_LETTERS.set(dead)
+            overdue: dict[str, int] = {}
+            for partner_id, sent_at in await self.db.run(acks.thd_awaiting):
+                partner = self.rt.partners.partners.get(partner_id)
+                if partner and partner.x12 and now - sent_at > partner.x12.ack_timeout_s:
+                    overdue[partner_id] = overdue.get(partner_id, 0) + 1
+            metrics.ACKS_OVERDUE.clear()
+            for partner_id, count in overdue.items():
+                metrics.ACKS_OVERDUE.labels(partner_id).set(count)
             if self.config.jobs.keep_done_s:
                 await self.db.run(jobs.thd_prune, before=now - self.config.jobs.keep_done_s)
 

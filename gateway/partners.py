@@ -148,6 +148,7 @@ class X12(Model):
     ack: Literal["997", "999", "none"] = "997"
     ta1: Literal["on-request", "always", "never"] = "on-request"
     test_indicator: Literal["P", "T"] = "P"
+    ack_timeout_s: float = Field(default=86400, gt=0)   # a 997/999 later than this is overdue
 
     @model_validator(mode="after")
     def _ack_version(self):

@@ -20,13 +20,17 @@ from gateway.outbound import thd_queue
 from gateway.partners import Partner
 from gateway.route.router import delivery, targets
 from gateway.runtime import Runtime
+from gateway.store import acks as expected_acks
 from gateway.store import jobs, messages
 from gateway.store.jobs import Job
 from gateway.store.schema import documents, interchanges
 from gateway.store.sql import insert_ignore
+from gateway.translate import DocumentError, validate_document
 from gateway.worker import PermanentError
 from gateway.x12flow import (
+    REFERENCES,
     Examination,
+    SetOutcome,
     acknowledgment,
     examine,
     is_x12,
@@ -35,6 +39,7 @@ from gateway.x12flow import (
 )
 
 PENDING = ("received", "accepted")
+MAX_JSON_BYTES = 16 * 1024 * 1024
 
 
 def thd_enqueue_routes(conn, message_id: str, partner: Partner, *, doc_type: str | None,
@@ -112,6 +117,11 @@ def thd_record_x12(conn, message: dict, partner: Partner, exam: Examination,
                 problems.append(outcome.summary())
                 continue
             accepted += 1
+            if outcome.ack is not None:
+                settled = expected_acks.thd_received(conn, partner.id, *outcome.ack, actor=actor, now=now)
+                if settled is None:
+                    problems.append(f"{outcome.set_id} acknowledges group {outcome.ack[0]}, "
+                                    "which was not sent to this partner")
             if outcome.document is None:
                 continue
             doc_id = thd_store_document(conn, message["id"], position, partner.id, outcome, now)
@@ -136,6 +146,47 @@ def thd_record_x12(conn, message: dict, partner: Partner, exam: Examination,
     return status
 
 
+def json_document(path) -> tuple[str, dict] | tuple[None, str] | None:
+    """An internal JSON document carried as ``{"document_type": T, "document": {...}}``:
+    (T, document), or (None, why it is refused); None for any other payload."""
+    if path.stat().st_size > MAX_JSON_BYTES:
+        return None
+    with open(path, "rb") as f:
+        if f.read(64).lstrip()[:1] != b"{":
+            return None
+        f.seek(0)
+        try:
+            data = json.load(f)
+        except (ValueError, UnicodeDecodeError):
+            return None
+    if not isinstance(data, dict) or set(data) != {"document_type", "document"}:
+        return None
+    doc_type = data["document_type"]
+    if doc_type not in REFERENCES:
+        return None, f"document_type {doc_type!r} is not one of {', '.join(REFERENCES)}"
+    try:
+        validate_document(data["document"], doc_type)
+    except DocumentError as e:
+        return None, str(e)
+    return doc_type, data["document"]
+
+
+def thd_record_json(conn, message: dict, partner: Partner, carried, *, actor: str, now: float,
+                    run: int = 0) -> None:
+    doc_type, document = carried
+    if doc_type is None:
+        messages.thd_set_status(conn, message["id"], "rejected", actor=actor, now=now,
+                                error=document)
+        return
+    outcome = SetOutcome("", doc_type, "", "A", [], doc_type,
+                         str(document.get(REFERENCES[doc_type], "")), document)
+    doc_id = thd_store_document(conn, message["id"], 1, partner.id, outcome, now)
+    kinds = thd_enqueue_routes(conn, message["id"], partner, doc_type=doc_type,
+                               document_id=doc_id, now=now, run=run)
+    messages.thd_set_status(conn, message["id"], "processed", actor=actor, now=now,
+                            detail=f"{doc_type} document; routed to {', '.join(kinds) or 'nothing'}")
+
+
 def thd_replay(conn, id: str, *, actor: str, now: float) -> int:
     """Operator action: run a received message through processing and routing again."""
     message = messages.thd_get(conn, id)
@@ -158,6 +209,13 @@ async def process(rt: Runtime, job: Job) -> None:
         return   # already processed (a re-run after a crash, or a duplicate job)
     partner = rt.partner(message["partner_id"])
     path = await deferToThread(rt.archive.verify, message["payload_sha256"])
+    carried = await deferToThread(json_document, path)
+    if carried is not None:
+        await rt.db.run(thd_record_json, message, partner, carried, actor=rt.owner,
+                        now=time.time(), run=job.payload.get("run", 0))
+        metrics.MESSAGES.labels(partner.id, "inbound", "processed").inc()
+        rt.wake_worker()
+        return
     if partner.x12 is None or not await deferToThread(is_x12, path):
         await rt.db.run(thd_record_raw, message, partner, actor=rt.owner, now=time.time(),
                         run=job.payload.get("run", 0))
@@ -197,6 +255,9 @@ def _count(partner: Partner, exam: Examination, status: str) -> None:
                                     "accepted" if ok else "rejected").inc()
             if ok and outcome.document is not None:
                 metrics.DOCUMENTS.labels(partner.id, outcome.doc_type).inc()
+            if ok and outcome.ack is not None:
+                metrics.ACKS.labels(partner.id, "received", outcome.set_id,
+                                    expected_acks.OUTCOMES.get(outcome.ack[1], "rejected")).inc()
         if ic.want_ta1:
             metrics.ACKS.labels(partner.id, "sent", "TA1",
                                 "rejected" if ic.problems else "accepted").inc()

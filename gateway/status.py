@@ -8,17 +8,13 @@ import time
 
 from sqlalchemy import func, select
 
+from gateway.store import acks
 from gateway.store import jobs as jobs_store
 from gateway.store.schema import jobs, messages
 
 DAY_S = 86400
 FAILED = ("failed", "rejected", "mdn-timeout")
 AWAITING_MDN = "awaiting-mdn"
-# Outbound interchanges waiting for their 997/999: the X12 acknowledgment tracking moves sent
-# messages to this status until the partner's acknowledgment arrives.
-AWAITING_ACK = "awaiting-ack"
-
-
 def thd_last_messages(conn) -> dict[tuple[str, str], dict]:
     """(partner, direction) -> the newest message's created_at and status."""
     newest = func.row_number().over(partition_by=(messages.c.partner_id, messages.c.direction),
@@ -43,8 +39,8 @@ def thd_pending_mdns(conn) -> dict[str, int]:
 
 
 def thd_pending_acks(conn) -> dict[str, int]:
-    """Per partner: interchanges sent that wait for their functional acknowledgment (997/999)."""
-    return _count_outbound_in(conn, AWAITING_ACK)
+    """Per partner: functional groups sent that wait for their acknowledgment (997/999)."""
+    return acks.thd_pending_counts(conn)
 
 
 def thd_failures(conn, *, since: float) -> dict[str, dict[str, int]]:

@@ -55,6 +55,7 @@ class SetOutcome:
     reference: str | None = None
     document: dict | None = None
     error: str | None = None          # translation failure
+    ack: tuple[str, str] | None = None   # a 997/999: (AK102 group control, AK901 status)
 
     def summary(self) -> str:
         first = "; ".join(f"segment {p.segment_no} {p.segment_id}"
@@ -208,12 +209,22 @@ def _examine_set(ts: TransactionSet, guides: Guides, translate) -> SetOutcome:
     status = set_status(ts, problems)
     outcome = SetOutcome(ts.group.control_number, ts.id, ts.control_number, status, problems,
                          DOC_TYPES.get(ts.id))
+    if status != "R" and ts.id in ("997", "999"):
+        outcome.ack = _acknowledged(ts)
     if status != "R" and outcome.doc_type:
         try:
             outcome.reference, outcome.document = translate(ts)
         except Exception as e:   # a clear, positioned error from the map, never a traceback
             outcome.error = str(e)
     return outcome
+
+
+def _acknowledged(ts: TransactionSet) -> tuple[str, str] | None:
+    """(group control number, group status) a 997/999 reports, from its AK1 and AK9."""
+    found = {seg.tag: seg for seg in ts.segments if seg.tag in ("AK1", "AK9")}
+    if "AK1" not in found or "AK9" not in found:
+        return None
+    return found["AK1"].get(2), found["AK9"].get(1)
 
 
 def acknowledgment(partner: Partner, ic: InterchangeOutcome, isa_control: int,

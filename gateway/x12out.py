@@ -14,7 +14,7 @@ from gateway.edi.x12 import Delimiters, Validator, find_guide, gs, interchange, 
 from gateway.edi.x12.envelope import TransactionSet
 from gateway.outbound import thd_queue
 from gateway.partners import Partner
-from gateway.store import jobs, messages
+from gateway.store import acks, jobs, messages
 from gateway.store.schema import documents
 from gateway.translate import find_map, render
 from gateway.x12flow import REFERENCES
@@ -67,9 +67,10 @@ def _check(text: str, partner: Partner, root) -> None:
 
 
 def thd_queue_documents(conn, partner: Partner, archive_ref: tuple[str, int],
-                        docs: list[tuple[str, dict]], *, actor: str, now: float,
-                        domain: str, reconcile: bool) -> str:
-    """Queue the interchange and store its documents (booked in the ledger when asked)."""
+                        docs: list[tuple[str, dict]], gs_control: int, *, actor: str,
+                        now: float, domain: str, reconcile: bool) -> str:
+    """Queue the interchange, store its documents (booked in the ledger when asked), and
+    expect a 997/999 for each group when the partner sends them."""
     sha256, size = archive_ref
     id = thd_queue(conn, partner, sha256=sha256, size=size,
                    filename=f"{'-'.join(SET_IDS[t] for t, _ in docs)}-{uuid.uuid4().hex[:8]}.x12",
@@ -83,6 +84,9 @@ def thd_queue_documents(conn, partner: Partner, archive_ref: tuple[str, int],
         if reconcile:
             jobs.thd_enqueue(conn, "reconcile", {"document": doc_id}, now=now, message_id=id,
                              dedupe_key=f"reconcile:{doc_id}")
+    if partner.x12.ack != "none":
+        acks.thd_expect(conn, partner.id, [(FUNCTIONAL_IDS[SET_IDS[t]], gs_control + n)
+                                           for n, (t, _) in enumerate(docs)], id, now=now)
     return id
 
 
@@ -93,5 +97,5 @@ def send_documents(db, config: Config, partner: Partner, docs: list[tuple[str, d
     gs_control = db.transaction(messages.thd_next_counter, partner.id, "gs", count=len(docs))
     text = build(config, partner, docs, isa_control, gs_control)
     archived = Archive(config.gateway.data_dir).put(text.encode())
-    return db.transaction(thd_queue_documents, partner, archived, docs, actor=actor,
+    return db.transaction(thd_queue_documents, partner, archived, docs, gs_control, actor=actor,
                           now=now, domain=config.gateway.node_name, reconcile=reconcile)

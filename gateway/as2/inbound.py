@@ -158,7 +158,14 @@ async def receive(rt: Runtime, identity: Identity, headers: dict, spool) -> Answ
                             now=time.time(), message_id=id)
             rt.wake_worker()
         return Answer(200)
-    return Answer(200, await deferToThread(build_mdn, identity, message, duplicate=duplicate))
+    receipt = await deferToThread(build_mdn, identity, message, duplicate=duplicate)
+    _count_mdn(message)
+    return Answer(200, receipt)
+
+
+def _count_mdn(message: dict) -> None:
+    outcome = "failed" if "/error" in (message["disposition"] or "") else "ok"
+    metrics.MDNS.labels(message["partner_id"], "sent", outcome).inc()
 
 
 async def recover(rt: Runtime, identity: Identity, job: Job) -> None:
@@ -177,5 +184,6 @@ async def send_async_mdn(rt: Runtime, identity: Identity, job: Job) -> None:
     code, body, _ = await post(url, receipt.headers, receipt.body, timeout=120)
     if not 200 <= code < 300:
         raise RuntimeError(f"async MDN to {url} answered HTTP {code}: {body[:200]!r}")
+    _count_mdn(message)
     await rt.db.run(messages.thd_event, message["id"], "mdn-sent", actor=rt.owner,
                     now=time.time(), kind="status", detail=f"async MDN to {url}")

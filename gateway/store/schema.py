@@ -202,3 +202,16 @@ customs_filings = Table(
     UniqueConstraint("document_id", "kind", name="uq_customs_filings_document_kind"),
 )
 Index("ix_customs_filings_consignment", customs_filings.c.consignment)
+
+# Functional groups we sent that await the partner's 997/999, matched by GS control number.
+acks_expected = Table(
+    "acks_expected", metadata,
+    Column("partner_id", String(64), primary_key=True),
+    Column("group_control", String(9), primary_key=True),
+    Column("functional_id", String(2), nullable=False),
+    Column("message_id", String(36), ForeignKey("messages.id"), nullable=False),
+    Column("status", String(16), nullable=False),          # awaiting | accepted | partial | rejected
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+Index("ix_acks_expected_status", acks_expected.c.status, acks_expected.c.created_at)
