@@ -47,6 +47,7 @@ class Worker(Service):
         self._inflight: dict[int, defer.Deferred] = {}
         self._done: list[int] = []
         self._wakeup: defer.Deferred | None = None
+        self._woken = False
         self._loop_done: defer.Deferred | None = None
         self._renew = task.LoopingCall(self._renew_leases)
         self._renew.clock = self.reactor
@@ -86,21 +87,39 @@ class Worker(Service):
         return defer.ensureDeferred(self._stop())
 
     def wake(self) -> None:
-        """Look for work now (called after enqueueing, and when a job finishes)."""
+        """Look for work now (called after enqueueing). A wake-up that comes while the loop is
+        busy claiming is kept, so the next sleep ends at once."""
         if self._wakeup is not None and not self._wakeup.called:
             self._wakeup.callback(None)
+        else:
+            self._woken = True
 
     async def _sleep(self, seconds: float) -> None:
+        if self._woken:
+            self._woken = False
+            return
         self._wakeup = defer.Deferred()
         call = self.reactor.callLater(seconds, self.wake)
         await self._wakeup
+        self._wakeup = None
+        self._woken = False
         if call.active():
             call.cancel()
+
+    @property
+    def _batch_ready(self) -> bool:
+        """Claim again once half the slots are free: claiming for every finished job would
+        spend a transaction per job."""
+        return self.concurrency_free >= max(1, self.settings.concurrency // 2)
+
+    @property
+    def concurrency_free(self) -> int:
+        return self.settings.concurrency - len(self._inflight)
 
     async def _loop(self) -> None:
         while self.running:
             done, self._done = self._done, []
-            free = self.settings.concurrency - len(self._inflight)
+            free = self.concurrency_free
             try:
                 claimed = await self.db.run(
                     jobstore.thd_settle_and_claim, self.owner, done=done,
@@ -112,12 +131,12 @@ class Worker(Service):
                 await self._sleep(self.settings.poll_interval_s * 4)
                 continue
             for job in claimed:
-                self._inflight[job.id] = defer.ensureDeferred(self._run(job))
+                running = defer.ensureDeferred(self._run(job))
+                if not running.called:   # a handler may finish without ever waiting
+                    self._inflight[job.id] = running
             if not self.running:
                 break
-            if not claimed and not self._done:
-                await self._sleep(self.settings.poll_interval_s)
-            elif len(self._inflight) >= self.settings.concurrency and not self._done:
+            if not claimed or not self._batch_ready:
                 await self._sleep(self.settings.poll_interval_s)
 
     async def _run(self, job: Job) -> None:
@@ -134,7 +153,8 @@ class Worker(Service):
         finally:
             metrics.JOB_SECONDS.labels(job.kind).observe(time.perf_counter() - started)
             self._inflight.pop(job.id, None)
-            self.wake()
+            if self._batch_ready:
+                self.wake()
 
     async def _failed(self, job: Job, error: Exception) -> None:
         permanent = isinstance(error, PermanentError) or job.attempts >= self.settings.max_attempts

@@ -337,8 +337,9 @@ def _invoice(number: str, docs: list[Doc], now: float, settings: dict) -> Evalua
 
     total = amount(body["total_amount"])
     # A vendor accepts a deduction by crediting it: credit memos lower what is owed, debits raise.
+    # A memo for a return settles the return, not the invoice it names.
     memos = [m for m in _latest(docs, "credit_memo").values()
-             if m.body.get("invoice_number") == number]
+             if m.body.get("invoice_number") == number and not m.body.get("return_id")]
     credited = sum((amount(m.body["amount"]) * (1 if m.body["kind"] == "credit" else -1)
                     for m in memos), Decimal(0))
     outstanding = total - paid - credited

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, select, update
 
 from gateway.store.schema import jobs
 from gateway.store.sql import insert_ignore
@@ -52,13 +52,17 @@ def thd_settle_and_claim(conn, owner: str, *, done: list[int], kinds: list[str],
                      .values(status="done", lease_owner=None, lease_expires=None, updated_at=now))
     if limit <= 0:
         return []
+    # Jobs of dead workers: pending again (their attempt counts), or dead after too many.
     expired = and_(jobs.c.status == "running", jobs.c.lease_expires < now, jobs.c.kind.in_(kinds))
     conn.execute(update(jobs).where(expired, jobs.c.attempts >= max_attempts).values(
         status="dead", lease_owner=None, lease_expires=None, updated_at=now,
         last_error=func.coalesce(jobs.c.last_error, "") + " [its worker died on every attempt]"))
+    conn.execute(update(jobs).where(expired).values(
+        status="pending", lease_owner=None, lease_expires=None, run_after=now, updated_at=now))
+    # Pending only, in run_after order: the (status, run_after) index serves it as it is.
     claimable = (select(jobs.c.id)
-                 .where(jobs.c.kind.in_(kinds),
-                        or_(and_(jobs.c.status == "pending", jobs.c.run_after <= now), expired))
+                 .where(jobs.c.status == "pending", jobs.c.run_after <= now,
+                        jobs.c.kind.in_(kinds))
                  .order_by(jobs.c.run_after, jobs.c.id).limit(limit)
                  .with_for_update(skip_locked=True))
     rows = conn.execute(

@@ -88,7 +88,7 @@ jobs = Table(
     Column("updated_at", Float, nullable=False),
     UniqueConstraint("kind", "dedupe_key", name="uq_jobs_kind_dedupe"),
 )
-Index("ix_jobs_claim", jobs.c.status, jobs.c.run_after)
+Index("ix_jobs_claim", jobs.c.status, jobs.c.run_after, jobs.c.id)
 Index("ix_jobs_message", jobs.c.message_id)
 
 # X12 interchanges seen per partner: a resent ISA13 is recognised even under a new Message-ID.

@@ -13,7 +13,7 @@ import pytest
 
 from gateway.as2 import message as as2message
 from gateway.as2.message import SecurityPolicy
-from gateway.store import jobs, messages
+from gateway.store import acks, jobs, messages
 from gateway.store.database import Database
 from tests.integration.ops.ops_support import (
     DASHBOARD,
@@ -44,10 +44,12 @@ def post_as2(port: int, payload: bytes) -> int:
 def thd_seed(conn, *, now: float) -> None:
     """What live traffic would take hours to produce: sent messages waiting for an MDN and for
     a 997, a failed one with a dead-lettered job, and a partner no longer configured."""
-    for status, age in (("awaiting-mdn", 300), ("awaiting-ack", 200), ("failed", 100)):
+    for status, age in (("awaiting-mdn", 300), ("delivered", 200), ("failed", 100)):
         id, _ = messages.thd_create(conn, direction="outbound", transport="as2",
                                     partner_id="acme", message_id=f"<{status}@test>",
                                     status=status, actor="test", now=now - age)
+        if status == "delivered":   # its functional group still waits for the 997
+            acks.thd_expect(conn, "acme", [("IN", 17)], id, now=now - age)
     job = jobs.thd_enqueue(conn, "as2-send", {"message": id}, now=now, message_id=id)
     conn.execute(jobs.jobs.update().where(jobs.jobs.c.id == job).values(
         status="dead", attempts=10, last_error="HTTP 503"))

@@ -80,7 +80,7 @@ def upgrade():
         sa.Column("updated_at", sa.Float, nullable=False),
         sa.UniqueConstraint("kind", "dedupe_key", name="uq_jobs_kind_dedupe"),
     )
-    op.create_index("ix_jobs_claim", "jobs", ["status", "run_after"])
+    op.create_index("ix_jobs_claim", "jobs", ["status", "run_after", "id"])
     op.create_index("ix_jobs_message", "jobs", ["message_id"])
     op.create_table(
         "interchanges",
