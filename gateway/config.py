@@ -72,7 +72,7 @@ class MetricsSettings(Section):
 
 
 class JobSettings(Section):
-    concurrency: int = Field(default=16, ge=1, le=256)
+    concurrency: int = Field(default=32, ge=1, le=256)
     lease_s: float = Field(default=60, gt=0)
     poll_interval_s: float = Field(default=0.5, gt=0)
     max_attempts: int = Field(default=10, ge=1)

@@ -45,20 +45,17 @@ def thd_enqueue_many(conn, kind: str, payloads: list[dict], *, now: float) -> in
 
 
 def thd_settle_and_claim(conn, owner: str, *, done: list[int], kinds: list[str], limit: int,
-                         lease_s: float, max_attempts: int, now: float) -> list[Job]:
-    """Mark ``done`` jobs finished and claim up to ``limit`` more, in one transaction."""
+                         lease_s: float, max_attempts: int, now: float,
+                         reclaim: bool = True) -> list[Job]:
+    """Mark ``done`` jobs finished and claim up to ``limit`` more, in one transaction; with
+    ``reclaim``, first take back the jobs of workers whose leases expired."""
     if done:
         conn.execute(update(jobs).where(jobs.c.id.in_(done), jobs.c.lease_owner == owner)
                      .values(status="done", lease_owner=None, lease_expires=None, updated_at=now))
     if limit <= 0:
         return []
-    # Jobs of dead workers: pending again (their attempt counts), or dead after too many.
-    expired = and_(jobs.c.status == "running", jobs.c.lease_expires < now, jobs.c.kind.in_(kinds))
-    conn.execute(update(jobs).where(expired, jobs.c.attempts >= max_attempts).values(
-        status="dead", lease_owner=None, lease_expires=None, updated_at=now,
-        last_error=func.coalesce(jobs.c.last_error, "") + " [its worker died on every attempt]"))
-    conn.execute(update(jobs).where(expired).values(
-        status="pending", lease_owner=None, lease_expires=None, run_after=now, updated_at=now))
+    if reclaim:
+        _reclaim(conn, kinds, max_attempts, now)
     # Pending only, in run_after order: the (status, run_after) index serves it as it is.
     claimable = (select(jobs.c.id)
                  .where(jobs.c.status == "pending", jobs.c.run_after <= now,
@@ -72,6 +69,16 @@ def thd_settle_and_claim(conn, owner: str, *, done: list[int], kinds: list[str],
         .returning(jobs.c.id, jobs.c.kind, jobs.c.payload, jobs.c.attempts, jobs.c.message_id))
     claimed = [Job(r.id, r.kind, json.loads(r.payload), r.attempts, r.message_id) for r in rows]
     return sorted(claimed, key=lambda j: j.id)
+
+
+def _reclaim(conn, kinds: list[str], max_attempts: int, now: float) -> None:
+    """Jobs of dead workers: pending again (their attempt counts), or dead after too many."""
+    expired = and_(jobs.c.status == "running", jobs.c.lease_expires < now, jobs.c.kind.in_(kinds))
+    conn.execute(update(jobs).where(expired, jobs.c.attempts >= max_attempts).values(
+        status="dead", lease_owner=None, lease_expires=None, updated_at=now,
+        last_error=func.coalesce(jobs.c.last_error, "") + " [its worker died on every attempt]"))
+    conn.execute(update(jobs).where(expired).values(
+        status="pending", lease_owner=None, lease_expires=None, run_after=now, updated_at=now))
 
 
 def thd_extend(conn, owner: str, ids: list[int], *, lease_s: float, now: float) -> int:
