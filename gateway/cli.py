@@ -292,6 +292,53 @@ def cmd_resend(args) -> int:
     return 0
 
 
+def cmd_translate(args) -> int:
+    """X12 -> what the gateway makes of it (JSON), or documents (JSON) -> X12; nothing stored."""
+    from gateway import x12flow, x12out
+    from gateway.edi.x12 import read_units
+    from gateway.partners import load_partners
+
+    config = _config(args)
+    partners = load_partners(config)
+    path = Path(args.file)
+    if args.to == "x12":
+        partner = partners.partners.get(args.partner or "")
+        if partner is None:
+            print("--to x12 needs --partner, a configured partner", file=sys.stderr)
+            return 1
+        data = json.loads(path.read_text(encoding="utf-8"))
+        docs = [(d["document_type"], d["document"]) for d in
+                (data if isinstance(data, list) else [data])]
+        try:
+            print(x12out.build(config, partner, docs, 1, 1))
+        except (x12out.OutboundError, ValueError, KeyError) as e:
+            print(f"{path}: {e}", file=sys.stderr)
+            return 1
+        return 0
+    partner = partners.partners.get(args.partner or "")
+    if partner is None:
+        with open(path, "rb") as f:
+            first = next((u for u in read_units(f)), None)
+        sender = first and partners.by_isa(first.sender_qualifier, first.sender_id)
+        if sender is None:
+            print(f"{path}: no partner has this interchange's sender id; pass --partner",
+                  file=sys.stderr)
+            return 1
+        partner = sender
+    if partner.x12 is None:
+        print(f"partner {partner.id} has no x12 settings", file=sys.stderr)
+        return 1
+    mapping = config.gateway.mapping_dir
+    exam = x12flow.examine(partner, path, mapping, x12flow.translator(partner, mapping))
+    result, problems = x12flow.summary(partner, exam)
+    print(json.dumps(result, indent=2))
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    rejected = exam.fatal or any(o.status == "R" or o.error for ic in exam.interchanges
+                                 for o in ic.sets)
+    return 1 if rejected or not exam.interchanges else 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gateway", description=__doc__)
     p.add_argument("--config", help="gateway.toml (default: embedded defaults, or $GATEWAY_CONFIG)")
@@ -327,6 +374,12 @@ def parser() -> argparse.ArgumentParser:
                       help="payload type (default application/edi-x12)")
     send.add_argument("file")
     send.set_defaults(fn=cmd_send)
+    tr = sub.add_parser("translate", help="show what the gateway makes of an X12 file (JSON), "
+                        "or render documents as X12; nothing is stored or sent")
+    tr.add_argument("file")
+    tr.add_argument("--partner", help="whose guides and maps (default: by the ISA sender id)")
+    tr.add_argument("--to", choices=["json", "x12"], default="json")
+    tr.set_defaults(fn=cmd_translate)
     replay = sub.add_parser("replay", help="process a received message again from its archive")
     replay.add_argument("id")
     replay.set_defaults(fn=cmd_replay)

@@ -243,3 +243,39 @@ def acknowledgment(partner: Partner, ic: InterchangeOutcome, isa_control: int,
         return None
     return interchange(reply_isa(ic.interchange, isa_control), groups, ic.interchange.delimiters,
                        ta1=ta1s)
+
+
+def problem_text(partner_id: str, ic: InterchangeOutcome, outcome: SetOutcome | None,
+                 p: Problem) -> str:
+    """One problem, positioned for a person: partner, interchange, set, segment, element."""
+    where = [f"partner {partner_id}", f"interchange {ic.key[2]}"]
+    if outcome is not None:
+        where.append(f"set {outcome.set_id} #{outcome.control_number}")
+    if p.segment_id:
+        where.append(f"segment {p.segment_no or p.interchange_segment_no} {p.segment_id}")
+    if p.element:
+        where.append(f"element {p.element}")
+    value = f" {p.value!r}" if p.value else ""
+    return f"{', '.join(where)}: {p.message}{value} (code {p.code})"
+
+
+def summary(partner: Partner, exam: Examination) -> tuple[dict, list[str]]:
+    """(what the payload is, as JSON, with the acknowledgments it gets) and its problems."""
+    problems = [f"partner {partner.id}: {exam.fatal}"] if exam.fatal else []
+    out = []
+    for ic in exam.interchanges:
+        problems += [problem_text(partner.id, ic, None, p) for p in ic.problems]
+        sets = []
+        for outcome in ic.sets:
+            problems += [problem_text(partner.id, ic, outcome, p) for p in outcome.problems]
+            if outcome.error:
+                problems.append(f"partner {partner.id}, interchange {ic.key[2]}, set "
+                                f"{outcome.set_id} #{outcome.control_number}: {outcome.error}")
+            sets.append({"group": outcome.group_control, "set": outcome.set_id,
+                         "control_number": outcome.control_number, "status": outcome.status,
+                         "document_type": outcome.doc_type, "document": outcome.document})
+        out.append({"sender": f"{ic.key[0]}/{ic.key[1]}", "control_number": ic.key[2],
+                    "groups": [{"functional_id": g.functional_id, "control_number":
+                                g.control_number, "version": g.version} for g, _ in ic.groups],
+                    "sets": sets, "acknowledgment": acknowledgment(partner, ic, 1, 1)})
+    return {"partner": partner.id, "interchanges": out}, problems
