@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import getpass
 import os
+import shutil
+import socket
+import subprocess
 import uuid
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.support import Daemon
+from tests.support import Daemon, free_port, wait_for
 
 PG_ADMIN_URL = os.environ.get("GATEWAY_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -54,3 +58,64 @@ def db_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'gateway.db'}"
     return request.getfixturevalue("pg_url")
+
+
+SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
+
+
+def _accepting(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def sshd(tmp_path):
+    """A real OpenSSH sshd on a free loopback port serving internal-sftp to the current user
+    with one authorized key: (SftpTarget for it, its remote directory, its host key)."""
+    from gateway.sftp.client import SftpTarget
+    from tests.integration.sftp.sftp_support import make_key
+
+    if not os.path.exists(SSHD) or os.geteuid() != 0:
+        pytest.fail("these tests need OpenSSH's sshd and root: apt-get install openssh-server")
+    work = tmp_path / "sshd"
+    work.mkdir()
+    host = make_key(work / "host_ed25519")
+    user = make_key(work / "user_ed25519")
+    (work / "authorized_keys").write_text(user.public_line + "\n")
+    port = free_port()
+    config = work / "sshd_config"
+    config.write_text(f"""Port {port}
+ListenAddress 127.0.0.1
+HostKey {host.private}
+PidFile none
+UsePAM no
+StrictModes no
+PermitRootLogin yes
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+AuthorizedKeysFile {work}/authorized_keys
+Subsystem sftp internal-sftp
+LogLevel ERROR
+""")
+    os.makedirs("/run/sshd", exist_ok=True)
+    log = work / "sshd.log"
+    with log.open("wb") as stderr:
+        proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stderr=stderr)
+    try:
+        wait_for(lambda: _accepting(port) or proc.poll() is not None, what="sshd to listen")
+        if proc.poll() is not None:
+            pytest.fail(f"sshd exited: {log.read_text()}")
+        remote = tmp_path / "remote"
+        for name in ("inbox", "outbox", "archive"):
+            (remote / name).mkdir(parents=True)
+        target = SftpTarget(host="127.0.0.1", port=port, username=getpass.getuser(),
+                            host_key=host.public_line, private_key_path=user.private,
+                            timeout_s=15)
+        yield target, remote, host
+    finally:
+        proc.terminate()
+        proc.wait(10)

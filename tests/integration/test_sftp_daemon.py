@@ -95,3 +95,35 @@ def test_resend_places_the_same_message_again(gw, home):
     again = gw.messages("--direction", "outbound")
     assert len(again) == 1 and again[0]["message_id"] == message["message_id"]
     assert again[0]["status"] == "awaiting-collection"
+
+
+def test_daemon_polls_and_pushes_to_a_partners_sshd(home, daemons, sshd):
+    target, remote, _ = sshd
+    remote_side = (f"{{host: 127.0.0.1, port: {target.port}, username: {target.username}, "
+                   f"key: {target.private_key_path}, host_key: '{target.host_key}'")
+    write_partner(home, "acme", f"""\
+id: acme
+name: ACME with its own SFTP server
+sftp:
+  username: acme
+  authorized_keys: ["{keypair(home / 'unused')}"]
+  poll: {remote_side}, remote_dir: {remote / 'outbox'}, interval_s: 1}}
+  push: {remote_side}, remote_dir: {remote / 'inbox'}}}
+routes:
+  - to: [{{directory: got}}]
+""")
+    (remote / "outbox" / "po-1.edi").write_bytes(b"ST*850*0001~")
+    gw = daemons().start()
+    delivered = wait_for(lambda: list((home / "got").glob("*_po-1.edi")), what="polled")
+    assert delivered[0].read_bytes() == b"ST*850*0001~"
+    wait_for(lambda: not (remote / "outbox" / "po-1.edi").exists(), what="removed remotely")
+    assert gw.messages()[0]["transport"] == "sftp"
+
+    (home / "inv.edi").write_bytes(b"ST*810*0001~")
+    assert gw.command("send", "--partner", "acme", str(home / "inv.edi")).stdout.rstrip() \
+        .endswith("by sftp-push")
+    wait_for(lambda: (remote / "inbox" / "inv.edi").exists(), what="pushed")
+    assert (remote / "inbox" / "inv.edi").read_bytes() == b"ST*810*0001~"
+    wait_for(lambda: gw.messages("--direction", "outbound")[0]["status"] == "delivered",
+             what="push recorded")
+    assert gw.stop() == 0

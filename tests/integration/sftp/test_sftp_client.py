@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import getpass
 import os
-import shutil
-import socket
 import subprocess
 from pathlib import Path
 
@@ -25,73 +22,7 @@ from tests.integration.sftp.sftp_support import (
     call,
     free_port,
     make_key,
-    wait_for,
 )
-
-SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(SSHD) or os.geteuid() != 0, reason="needs OpenSSH sshd, run as root"
-)
-
-
-def _accepting(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
-
-@pytest.fixture
-def sshd(tmp_path):
-    """An sshd serving internal-sftp to the current user with one authorized key."""
-    work = tmp_path / "sshd"
-    work.mkdir()
-    host = make_key(work / "host_ed25519")
-    user = make_key(work / "user_ed25519")
-    (work / "authorized_keys").write_text(user.public_line + "\n")
-    port = free_port()
-    config = work / "sshd_config"
-    config.write_text(
-        f"""Port {port}
-ListenAddress 127.0.0.1
-HostKey {host.private}
-PidFile none
-UsePAM no
-StrictModes no
-PermitRootLogin yes
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-AuthorizedKeysFile {work}/authorized_keys
-Subsystem sftp internal-sftp
-LogLevel ERROR
-"""
-    )
-    os.makedirs("/run/sshd", exist_ok=True)
-    log = work / "sshd.log"
-    with log.open("wb") as stderr:
-        proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stderr=stderr)
-    try:
-        wait_for(lambda: _accepting(port) or proc.poll() is not None, what="sshd to listen")
-        if proc.poll() is not None:
-            pytest.fail(f"sshd exited: {log.read_text()}")
-        remote = tmp_path / "remote"
-        (remote / "inbox").mkdir(parents=True)
-        (remote / "outbox").mkdir()
-        (remote / "archive").mkdir()
-        target = SftpTarget(
-            host="127.0.0.1",
-            port=port,
-            username=getpass.getuser(),
-            host_key=host.public_line,
-            private_key_path=user.private,
-            timeout_s=15,
-        )
-        yield target, remote, host
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def test_push_uploads_under_temp_name_then_renames(sshd, tmp_path):
