@@ -192,6 +192,11 @@ class Gateway(MultiService):
             metrics.ACKS_OVERDUE.clear()
             for partner_id, count in overdue.items():
                 metrics.ACKS_OVERDUE.labels(partner_id).set(count)
+            unanswered = await self.db.run(
+                customs.thd_overdue, before=now - self.config.customs.receipt_timeout_s)
+            metrics.CUSTOMS_OVERDUE.clear()
+            for partner_id, regime, count in unanswered:
+                metrics.CUSTOMS_OVERDUE.labels(partner_id, regime).set(count)
             if self.config.jobs.keep_done_s:
                 await self.db.run(jobs.thd_prune, before=now - self.config.jobs.keep_done_s)
 

@@ -395,6 +395,8 @@ def parser() -> argparse.ArgumentParser:
     add_reconcile(sub)
     from gateway.status import add_parser as add_status
     add_status(sub)
+    from gateway.customs_cli import add_parser as add_customs
+    add_customs(sub)
     return p
 
 

@@ -89,6 +89,7 @@ class CustomsSettings(Section):
     filings_dir: Path = Path("var/customs")   # every filing is written here as well
     broker: str | None = None        # partner id filings are sent to (AS2 or SFTP)
     simulate: bool = True            # check and produce filings, send nothing
+    receipt_timeout_s: float = Field(default=86400, gt=0)   # a filing with no answer by then
 
 
 class Config(Section):

@@ -41,6 +41,8 @@ DOCUMENTS = Counter("gateway_documents_total", "Documents translated to internal
 CUSTOMS_FILINGS = Counter("gateway_customs_filings_total", "Customs filings, by outcome (filed, "
                           "accepted, rejected, refused by the checks)",
                           ["partner", "regime", "outcome"])
+CUSTOMS_OVERDUE = Gauge("gateway_customs_filings_overdue", "Filings still without a receipt after "
+                        "customs.receipt_timeout_s", ["partner", "regime"])
 
 JOBS = Counter("gateway_jobs_total", "Jobs finished, by kind and outcome (done, retry, dead)",
                ["kind", "outcome"])

@@ -149,6 +149,7 @@ class X12(Model):
     ta1: Literal["on-request", "always", "never"] = "on-request"
     test_indicator: Literal["P", "T"] = "P"
     ack_timeout_s: float = Field(default=86400, gt=0)   # a 997/999 later than this is overdue
+    profile: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]*$")
 
     @model_validator(mode="after")
     def _ack_version(self):
@@ -204,6 +205,8 @@ class Customs(Model):
 
 
 class Partner(Model):
+    """A trading partner as its file describes it."""
+
     id: str = Field(pattern=PARTNER_ID)
     name: str = Field(min_length=1)
     enabled: bool = True
@@ -215,6 +218,19 @@ class Partner(Model):
     routes: tuple[Route, ...] = ()
     customs: Customs | None = None
     reconcile: dict = {}   # overrides of gateway.reconcile.checks.DEFAULT_SETTINGS
+
+    @property
+    def x12_profile(self) -> str:
+        """Where its guides and maps live: mapping/x12/<version>/<profile>/."""
+        return (self.x12 and self.x12.profile) or self.id
+
+    @model_validator(mode="after")
+    def _acks_can_go_back(self):
+        if self.x12 and self.x12.ack != "none" and not (self.as2 and self.as2.url) \
+                and not self.sftp:
+            raise ValueError(f"x12.ack {self.x12.ack} needs a way to send it back: as2.url or "
+                             "an sftp account (or set x12.ack: none)")
+        return self
 
     @model_validator(mode="after")
     def _reconcile_settings(self):

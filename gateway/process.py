@@ -16,7 +16,7 @@ from sqlalchemy import select
 from twisted.internet.threads import deferToThread
 
 from gateway import metrics
-from gateway.outbound import thd_queue
+from gateway.outbound import thd_queue, transport_for
 from gateway.partners import Partner
 from gateway.route.router import delivery, targets
 from gateway.runtime import Runtime
@@ -118,7 +118,8 @@ def thd_record_x12(conn, message: dict, partner: Partner, exam: Examination,
                 continue
             accepted += 1
             if outcome.ack is not None:
-                settled = expected_acks.thd_received(conn, partner.id, *outcome.ack, actor=actor, now=now)
+                settled = expected_acks.thd_received(conn, partner.id, *outcome.ack, actor=actor,
+                                                     now=now)
                 if settled is None:
                     problems.append(f"{outcome.set_id} acknowledges group {outcome.ack[0]}, "
                                     "which was not sent to this partner")
@@ -183,8 +184,9 @@ def thd_record_json(conn, message: dict, partner: Partner, carried, *, actor: st
     doc_id = thd_store_document(conn, message["id"], 1, partner.id, outcome, now)
     kinds = thd_enqueue_routes(conn, message["id"], partner, doc_type=doc_type,
                                document_id=doc_id, now=now, run=run)
+    routed = ", ".join(kinds) or "nothing"
     messages.thd_set_status(conn, message["id"], "processed", actor=actor, now=now,
-                            detail=f"{doc_type} document; routed to {', '.join(kinds) or 'nothing'}")
+                            detail=f"{doc_type} document; routed to {routed}")
 
 
 def thd_replay(conn, id: str, *, actor: str, now: float) -> int:
@@ -235,7 +237,7 @@ async def process(rt: Runtime, job: Job) -> None:
         gs_control = await rt.db.run(messages.thd_next_counter, partner.id, "gs",
                                      count=max(1, len(ic.groups)))
         text = acknowledgment(partner, ic, isa_control, gs_control)
-        if text is not None:
+        if text is not None and transport_for(partner, message["transport"]) is not None:
             sha256, size = await deferToThread(rt.archive.put,
                                                text.encode(ic.interchange.encoding))
             acks.append((sha256, size, f"ack-{ic.key[2]}-{isa_control:09d}.x12"))

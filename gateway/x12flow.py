@@ -109,7 +109,7 @@ class Guides:
                     guide = load_guide(self.mapping_dir / self.explicit[set_id],
                                        root=self.mapping_dir / "x12")
                 else:
-                    guide = find_guide(set_id, version[:6], profile=self.partner.id,
+                    guide = find_guide(set_id, version[:6], profile=self.partner.x12_profile,
                                        root=self.mapping_dir / "x12")
             except (GuideError, FileNotFoundError):
                 guide = None
@@ -129,7 +129,8 @@ def translator(partner: Partner, mapping_dir: Path):
                 compiled[ts.id] = load_map(mapping_dir / explicit[ts.id])
             map = compiled[ts.id]
         else:
-            map = find_map(ts.id, ts.group.version, profile=partner.id, root=mapping_dir / "x12")
+            map = find_map(ts.id, ts.group.version, profile=partner.x12_profile,
+                           root=mapping_dir / "x12")
         document = translate_set(ts, map)
         return document.get(REFERENCES.get(map.document, "")), document
 

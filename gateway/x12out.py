@@ -42,7 +42,8 @@ def build(config: Config, partner: Partner, docs: list[tuple[str, dict]], isa_co
         set_id = SET_IDS.get(doc_type)
         if set_id is None:
             raise OutboundError(f"no X12 transaction set for {doc_type} documents")
-        segments = render(document, find_map(set_id, version, profile=partner.id, root=root), 1)
+        map = find_map(set_id, version, profile=partner.x12_profile, root=root)
+        segments = render(document, map, 1)
         header = gs(FUNCTIONAL_IDS[set_id], partner.x12.our_gs_id or config.identity.isa_id,
                     partner.x12.gs_id, gs_control + n, version, when)
         groups.append((header, [segments]))
@@ -58,7 +59,8 @@ def _check(text: str, partner: Partner, root) -> None:
     """Our own output must pass the partner's guides: never send what we would reject."""
     for unit in read_units(io.BytesIO(text.encode())):
         if isinstance(unit, TransactionSet):
-            guide = find_guide(unit.id, unit.group.version, profile=partner.id, root=root)
+            guide = find_guide(unit.id, unit.group.version, profile=partner.x12_profile,
+                               root=root)
             problems = unit.problems + Validator(guide).validate(unit)
             if problems:
                 first = problems[0]

@@ -45,4 +45,6 @@ class RateTable:
 
     def convert(self, amount: Decimal, currency: str, to: str, on: dt.date) -> Decimal:
         """``amount`` in ``currency`` expressed in ``to`` at the rates valid ``on`` that day."""
+        if currency == to:
+            return amount
         return amount / self.per_eur(currency, on) * self.per_eur(to, on)

@@ -60,7 +60,8 @@ def gw(home, daemons):
     write_partner(home, "broker", f"id: broker\nname: Broker\n"
                   f"sftp: {{username: broker, authorized_keys: ['{KEY}']}}\n"
                   "routes:\n  - to: [customs]\n")
-    return daemons({"GATEWAY_CUSTOMS_PRODUCTS": "customs/products.csv",
+    return daemons({"GATEWAY_CUSTOMS_RECEIPT_TIMEOUT_S": "2",
+                    "GATEWAY_CUSTOMS_PRODUCTS": "customs/products.csv",
                     "GATEWAY_CUSTOMS_SELLER": "customs/seller.yaml",
                     "GATEWAY_CUSTOMS_BROKER": "broker",
                     "GATEWAY_CUSTOMS_SIMULATE": "false"}).start()
@@ -92,6 +93,8 @@ def test_orders_are_filed_or_refused_with_findings(gw, home):
     assert 'gateway_customs_filings_total{outcome="filed",partner="shop",regime="eu"} 1.0' in text
     assert 'gateway_customs_filings_total{outcome="refused",partner="shop",regime="eu"} 1.0' \
         in text
+    wait_for(lambda: 'gateway_customs_filings_overdue{partner="shop",regime="eu"} 1.0'
+             in gw.metrics(), what="the unanswered filing counted as overdue")
 
 
 def test_receipts_from_the_broker_settle_filings(gw, home):
@@ -111,3 +114,41 @@ def test_receipts_from_the_broker_settle_filings(gw, home):
     gw.command("receive", "--partner", "broker", str(home / "junk.xml"))
     wait_for(lambda: "not a customs receipt" in gw.command("jobs", "--status", "dead").stdout,
              what="a non-receipt dead-lettered with its reason")
+
+
+def test_ship_notice_from_an_inbound_856_is_filed_as_a_us_entry(gw, home):
+    from gateway.edi.x12 import Delimiters, gs, interchange, isa
+    from gateway.translate import find_map, render
+    from tests.unit.translate.documents import SHIP_NOTICE
+
+    write_partner(home, "us-shop", """\
+id: us-shop
+name: US web shop, shipped by the vendor
+x12: {isa_qualifier: ZZ, isa_id: USSHOP, gs_id: USSHOP, ack: none, profile: amazon-vc}
+customs: {regime: us, incoterm: DDP}
+routes:
+  - match: {type: "856"}
+    to: [customs]
+""")
+    (home / "mapping").symlink_to(REPO / "mapping")
+    gw.send(__import__("signal").SIGHUP)
+    wait_for(lambda: "gateway_partners 3.0" in gw.metrics(), what="partner added")
+    notice = dict(SHIP_NOTICE, parties={
+        "ship_to": {"name": "Pat Doe", "address_lines": ["1 Main St"], "city": "Reno",
+                    "state": "NV", "postcode": "89501", "country": "US"},
+        "ship_from": SHIP_NOTICE["parties"]["ship_from"]},
+        orders=[{"po_number": "WEB-7", "cartons": [{"sscc": "000012345600000018", "lines": [
+            {"line_number": "1", "quantity": 4, "unit_of_measure": "EA", "sku": "MUG-01"},
+            {"line_number": "2", "quantity": 2, "unit_of_measure": "EA", "sku": "TEE-02"}]}]}])
+    d = Delimiters("*", ">", "~")
+    (home / "asn.x12").write_text(interchange(
+        isa(("ZZ", "USSHOP"), ("ZZ", "GATEWAY"), 5, d),
+        [(gs("SH", "USSHOP", "GATEWAY", 5), [render(notice, find_map("856"), 1)])], d))
+    gw.command("receive", "--partner", "us-shop", str(home / "asn.x12"))
+    db = Database(f"sqlite:///{home / 'var/gateway.db'}")
+    filing = wait_for(lambda: filings(db).get("ASN0001"), what=f"US entry filed\n{gw.tail()}")
+    assert (filing["kind"], filing["status"], filing["regime"]) == ("US-ENTRY", "filed", "us")
+    entry = json.loads((home / "var/customs" / filing["filename"]).read_text())
+    assert entry["total_value"] == "89.80"   # 4 x 12.50 + 2 x 19.90 at the product master's values
+    assert [(line["hts"], line["quantity"]) for line in entry["lines"]] == [
+        ("6912004810", "4"), ("6109100012", "2")]

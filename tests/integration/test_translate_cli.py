@@ -11,6 +11,9 @@ PARTNER = """\
 id: amazon-vc
 name: Amazon
 x12: {isa_qualifier: ZZ, isa_id: CCCCCCCC, gs_id: CCCCCCCC}
+sftp:
+  username: amazon
+  authorized_keys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGxHQ0hNDo7p9a8m9XqPpWQmA0GUtZ5W2x+LyRq7bXhm a"]
 """
 
 

@@ -1,7 +1,7 @@
-"""The customs-filing handler: routed orders become checked filings, sent to the broker (or only
-written, in simulation); receipts routed back from the broker settle them.
+"""The customs-filing handler: routed orders and ship notices become checked filings, sent to
+the broker (or only written, in simulation); receipts routed back from the broker settle them.
 
-Orders are read as consignments with the seller's product master and identities
+Documents are read as consignments with the seller's product master and identities
 (``[customs]`` in gateway.toml); the checks and documents are the customs library's.
 """
 
@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ruamel.yaml import YAML
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from twisted.internet.threads import deferToThread
 
 from gateway import customs, metrics
@@ -63,19 +63,50 @@ def _party(party: dict) -> dict:
             "country": party.get("country", ""), "phone": party.get("phone", "")}
 
 
-def consignment_input(order: dict, partner_customs, seller: dict) -> dict:
-    """The customs library's consignment JSON for an order document (mapping/schemas)."""
-    ship_to = order.get("parties", {}).get("ship_to", {})
-    lines = []
-    for line in order.get("lines", []):
-        sku = next((line[k] for k in ID_FIELDS if line.get(k)), "")
-        lines.append({"sku": sku, "qty": line.get("quantity"), "unit_price": line.get("unit_price"),
-                      **({"description": line["description"]} if line.get("description") else {})})
+def _sku(line: dict) -> str:
+    return next((line[k] for k in ID_FIELDS if line.get(k)), "")
+
+
+def _shipped_lines(notice: dict, products: dict) -> tuple[list[dict], str]:
+    """A ship notice's items summed per SKU, valued at the product master's customs value
+    (a ship notice carries no prices); and that value's currency."""
+    quantities: dict[str, float] = {}
+    for order in notice.get("orders", []):
+        for carton in order.get("cartons", []):
+            for line in carton.get("lines", []):
+                sku = _sku(line)
+                quantities[sku] = quantities.get(sku, 0) + line.get("quantity", 0)
+    currencies = {products[sku].currency for sku in quantities if sku in products}
+    if len(currencies) > 1:
+        raise customs.InputError(notice.get("shipment_id", "?"), "lines",
+                                 f"products valued in several currencies: {sorted(currencies)}")
+    lines = [{"sku": sku, "qty": qty,
+              "unit_price": str(products[sku].customs_value) if sku in products else "0"}
+             for sku, qty in quantities.items()]
+    return lines, (currencies.pop() if currencies else "")
+
+
+def consignment_input(document: dict, doc_type: str, partner_customs, seller: dict,
+                      products: dict) -> dict:
+    """The customs library's consignment JSON for an order or a ship notice (mapping/schemas)."""
+    ship_to = document.get("parties", {}).get("ship_to", {})
+    if doc_type == "ship_notice":
+        lines, currency = _shipped_lines(document, products)
+        head = {"id": document.get("shipment_id", ""), "date": document.get("ship_date", "")[:10],
+                "currency": currency,
+                **({"waybill": document["tracking_number"]}
+                   if document.get("tracking_number") else {})}
+    else:
+        lines = [{"sku": _sku(line), "qty": line.get("quantity"),
+                  "unit_price": line.get("unit_price"),
+                  **({"description": line["description"]} if line.get("description") else {})}
+                 for line in document.get("lines", [])]
+        head = {"id": document.get("po_number", ""), "date": document.get("order_date", "")[:10],
+                "currency": document.get("currency", "")}
     consignment = {
-        "id": order.get("po_number", ""), "date": order.get("order_date", ""),
-        "currency": order.get("currency", ""), "incoterm": partner_customs.incoterm,
-        "destination": ship_to.get("country", ""), "transport": partner_customs.transport,
-        "consignor": seller.get("consignor", {}), "consignee": _party(ship_to), "lines": lines}
+        **head, "incoterm": partner_customs.incoterm, "destination": ship_to.get("country", ""),
+        "transport": partner_customs.transport, "consignor": seller.get("consignor", {}),
+        "consignee": _party(ship_to), "lines": lines}
     if partner_customs.regime == "eu":
         # H7: DDP sales collect VAT through IOSS (C07 + F48); otherwise the buyer pays on import.
         ddp = partner_customs.incoterm == "DDP"
@@ -113,26 +144,27 @@ async def file_document(rt: Runtime, job: Job) -> None:
     partner = rt.partner(document["partner_id"])
     if partner.customs is None:
         raise PermanentError(f"partner {partner.id} routes to customs but has no customs.regime")
-    if document["doc_type"] != "order":
-        raise PermanentError(f"customs filing reads orders; document {document['id']} is a "
-                             f"{document['doc_type']}")
+    if document["doc_type"] not in ("order", "ship_notice"):
+        raise PermanentError(f"customs filing reads orders and ship notices; document "
+                             f"{document['id']} is a {document['doc_type']}")
     settings = rt.config.customs
     regime = partner.customs.regime
     base = dict(partner_id=partner.id, document_id=document["id"], regime=regime)
-    order = json.loads(document["body"])
+    body = json.loads(document["body"])
+    reference = body.get("po_number") or body.get("shipment_id") or "?"
     try:
         products = _fresh(_products, settings.products, "products")
         seller = _fresh(_seller, settings.seller, "seller")
         data = _data(settings.data_dir)
         consignment = customs.load_consignment(
-            consignment_input(order, partner.customs, seller), products,
-            customs.load_identities(seller.get("identities", {})))
+            consignment_input(body, document["doc_type"], partner.customs, seller, products),
+            products, customs.load_identities(seller.get("identities", {})))
         filings = customs.build_filings(consignment, regime, data)
     except (customs.FilingRefused, customs.InputError, customs.ProductError) as e:
         findings = [{"rule": f.rule_id, "severity": f.severity, "message": f.message,
                      "where": str(f.where)} for f in getattr(e, "findings", [])] or \
                    [{"rule": "INPUT", "severity": "error", "message": str(e), "where": ""}]
-        await rt.db.run(thd_record, [dict(base, consignment=order.get("po_number", "?")[:64],
+        await rt.db.run(thd_record, [dict(base, consignment=reference[:64],
                                           kind="checks", status="refused",
                                           findings=json.dumps(findings))],
                         actor=rt.owner, now=time.time())
@@ -179,6 +211,15 @@ def thd_settle(conn, receipt: customs.Receipt, *, now: float) -> list[tuple[str,
                      "meaning": entry.meaning})))
             settled.append((row.partner_id, row.regime, outcome))
     return settled
+
+
+def thd_overdue(conn, *, before: float) -> list[tuple[str, str, int]]:
+    """(partner, regime, how many) filings sent before ``before`` and still unanswered."""
+    t = customs_filings
+    return [tuple(r) for r in conn.execute(
+        select(t.c.partner_id, t.c.regime, func.count())
+        .where(t.c.status == "filed", t.c.created_at < before)
+        .group_by(t.c.partner_id, t.c.regime))]
 
 
 async def settle_receipt(rt: Runtime, job: Job) -> None:

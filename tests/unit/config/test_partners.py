@@ -15,6 +15,7 @@ id: acme
 name: ACME Retail
 as2:
   as2_id: ACME
+  url: https://as2.acme.example/as2
   certificates: {signing: p.pem, encryption: p.pem}
 x12: {isa_qualifier: ZZ, isa_id: ACME, gs_id: ACME}
 """
@@ -55,7 +56,7 @@ def test_good_partner(home):
 
 
 CASES = [
-    ("unknown key", GOOD + "colour: red\n", [("colour", 7, "unknown key")]),
+    ("unknown key", GOOD + "colour: red\n", [("colour", 8, "unknown key")]),
     ("nested unknown key", GOOD.replace("as2_id: ACME", "as2_id: ACME\n  urll: x"),
      [("as2.urll", 5, "unknown key")]),
     ("missing name", GOOD.replace("name: ACME Retail\n", ""), [("name", None,
@@ -70,21 +71,24 @@ CASES = [
      [("as2", 3, "Value error, security.encrypt needs certificates.encryption")]),
     ("signed MDN without MDN", GOOD.replace("as2_id: ACME", "as2_id: ACME\n  mdn: {mode: none}"),
      [("as2", 3, "Value error, mdn.signed is set but mdn.mode is none")]),
+    ("acks with no way back", GOOD.replace("  url: https://as2.acme.example/as2\n", ""),
+     [("", None, "Value error, x12.ack 997 needs a way to send it back: as2.url or an sftp "
+       "account (or set x12.ack: none)")]),
     ("999 without 5010", GOOD.replace("gs_id: ACME}", "gs_id: ACME, ack: '999'}"),
-     [("x12", 6, "Value error, ack 999 is an X12 5010 acknowledgment; versions has no 005010")]),
+     [("x12", 7, "Value error, ack 999 is an X12 5010 acknowledgment; versions has no 005010")]),
     ("missing certificate file", GOOD.replace("encryption: p.pem", "encryption: gone.pem"),
-     [("as2.certificates.encryption", 5, "certificate file certs/gone.pem does not exist")]),
+     [("as2.certificates.encryption", 6, "certificate file certs/gone.pem does not exist")]),
     ("plaintext SFTP password", GOOD + "sftp: {username: acme, password_hash: hunter2}\n",
-     [("sftp", 7, "Value error, password_hash must be a bcrypt or argon2 hash, never a password")]),
+     [("sftp", 8, "Value error, password_hash must be a bcrypt or argon2 hash, never a password")]),
     ("SFTP without credentials", GOOD + "sftp: {username: acme}\n",
-     [("sftp", 7, "Value error, an SFTP account needs authorized_keys or password_hash")]),
+     [("sftp", 8, "Value error, an SFTP account needs authorized_keys or password_hash")]),
     ("route to nowhere", GOOD + "routes:\n  - to: []\n",
-     [("routes[0].to", 8, "List should have at least 1 item after validation, not 0")]),
+     [("routes[0].to", 9, "List should have at least 1 item after validation, not 0")]),
     ("unknown route target", GOOD + "routes:\n  - to: [printer]\n",
-     [("routes[0].to[0]", 8, "Value error, 'printer' is not a route target: use reconcile, "
+     [("routes[0].to[0]", 9, "Value error, 'printer' is not a route target: use reconcile, "
        "customs, {directory: PATH} or {webhook: URL}")]),
     ("bad directory sink", GOOD + "routes:\n  - to: [{directory: 5, extra: 1}]\n",
-     [("routes[0].to[0]", 8, "Value error, {'directory': 5, 'extra': 1} is not a route target: "
+     [("routes[0].to[0]", 9, "Value error, {'directory': 5, 'extra': 1} is not a route target: "
        "use reconcile, customs, {directory: PATH} or {webhook: URL}")]),
     ("not a mapping", "- just\n- a list\n", [("", None, "a partner file must be a YAML mapping")]),
     ("broken YAML", "id: acme\nname: [unclosed\n", [("", 3, "not valid YAML: expected ',' or ']', "
@@ -103,7 +107,7 @@ def test_duplicates_across_partners_name_both_files(home):
     found = problems(home, {"acme.yaml": GOOD, "beta.yaml": other})
     assert ("acme.yaml", "as2.as2_id", 4, "'ACME' is used by more than one partner "
             "(acme.yaml, beta.yaml)") in found
-    assert ("beta.yaml", "x12.isa_id", 6, "'ZZ/ACME' is used by more than one partner "
+    assert ("beta.yaml", "x12.isa_id", 7, "'ZZ/ACME' is used by more than one partner "
             "(acme.yaml, beta.yaml)") in found
     assert len(found) == 4
 

@@ -37,6 +37,10 @@ def test_convert_through_eur():
     assert TABLE.convert(Decimal(150), "EUR", "USD", dt.date(2026, 2, 1)) == Decimal(180)
 
 
+def test_same_currency_needs_no_rate_on_any_date():
+    assert TABLE.convert(Decimal("19.90"), "USD", "USD", dt.date(1999, 1, 1)) == Decimal("19.90")
+
+
 @pytest.mark.parametrize("text", [
     "valid_from,currency,per_eur\n2026-13-01,USD,1\n",
     "valid_from,currency,per_eur\n2026-01-01,USD,abc\n",
