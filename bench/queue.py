@@ -99,8 +99,7 @@ def wait_drained(db: Database) -> float:
 async def noop(reactor, latencies: list[float], job) -> None:
     if "t" in job.payload:
         latencies.append(time.time() - job.payload["t"])
-    # Yield to the reactor once, as every real handler does (they await the database): a handler
-    # that finishes synchronously leaves its entry in Worker._inflight for good (see README).
+    # Yield to the reactor once, as every real handler does (they await the database).
     await task.deferLater(reactor, 0)
 
 
