@@ -10,7 +10,6 @@ from decimal import Decimal
 from pathlib import Path
 
 STATES = ("refused", "simulated", "filed", "accepted", "rejected")
-DOCUMENT_TYPES = ("order", "ship_notice")   # what the customs handler files
 
 
 class Unreadable(Exception):
@@ -92,7 +91,7 @@ def _partner_customs(config, partner_id: str):
 def _consignment_input(path: Path, doc, partner_customs, seller: dict, products: dict) -> dict:
     """The library's consignment JSON: the file itself, or an internal document converted as the
     handler converts it."""
-    from gateway.route.handlers.customs import consignment_input
+    from gateway.route.handlers.customs import DOCUMENT_TYPES, consignment_input
     from gateway.translate.schemas import DocumentError, validate_document
 
     if not (isinstance(doc, dict) and "document_type" in doc):

@@ -152,3 +152,15 @@ routes:
     assert entry["total_value"] == "89.80"   # 4 x 12.50 + 2 x 19.90 at the product master's values
     assert [(line["hts"], line["quantity"]) for line in entry["lines"]] == [
         ("6912004810", "4"), ("6109100012", "2")]
+
+
+def test_a_broken_seller_file_never_puts_its_content_in_logs(gw, home):
+    (home / "customs/seller.yaml").write_text(
+        'consignor:\n  street: "5 Secret Street\n  phone: +44 7700 900123\n')
+    db = Database(f"sqlite:///{home / 'var/gateway.db'}")
+    db.transaction(thd_routed_order, "shop", order("PO-X", phone="+49 1"))
+    dead = wait_for(lambda: db.transaction(jobs.thd_list, status="dead"), what="refused job")
+    assert "customs.seller file customs/seller.yaml is not valid YAML (line" in \
+        dead[0]["last_error"]
+    for text in (dead[0]["last_error"], gw.tail(400)):
+        assert "Secret" not in text and "7700" not in text

@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 from sqlalchemy import func, select, update
 from twisted.internet.threads import deferToThread
 
@@ -29,6 +30,7 @@ from gateway.store.schema import customs_filings
 from gateway.worker import PermanentError
 
 ID_FIELDS = ("sku", "ean", "upc", "gtin", "asin", "isbn")
+DOCUMENT_TYPES = ("order", "ship_notice")   # what a consignment is read from
 SETTLED = ("120", "399", "800")   # China returnStatus: accepted, cleared, released
 
 
@@ -55,6 +57,11 @@ def _fresh(loader, path: Path | None, what: str):
         return loader(path, path.stat().st_mtime_ns)
     except FileNotFoundError:
         raise PermanentError(f"customs.{what} file {path} does not exist") from None
+    except YAMLError as e:
+        # Never the parser's own text: it quotes the line, and the seller file holds addresses.
+        mark = getattr(e, "problem_mark", None)
+        raise PermanentError(f"customs.{what} file {path} is not valid YAML"
+                             f"{f' (line {mark.line + 1})' if mark else ''}") from None
 
 
 def _party(party: dict) -> dict:
@@ -144,7 +151,7 @@ async def file_document(rt: Runtime, job: Job) -> None:
     partner = rt.partner(document["partner_id"])
     if partner.customs is None:
         raise PermanentError(f"partner {partner.id} routes to customs but has no customs.regime")
-    if document["doc_type"] not in ("order", "ship_notice"):
+    if document["doc_type"] not in DOCUMENT_TYPES:
         raise PermanentError(f"customs filing reads orders and ship notices; document "
                              f"{document['id']} is a {document['doc_type']}")
     settings = rt.config.customs
