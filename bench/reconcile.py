@@ -5,7 +5,9 @@ Documents are built from the schema examples (mapping/schemas/*.schema.json): N 
 unique PO numbers, one ship notice and one invoice per order, and N remittance lines in
 remittances of 100 lines. The mix: most invoices paid in full, 4% short-paid with an adjustment,
 2% over-paid, 4% unpaid (and overdue), 1% billed at a wrong price, 1% of ship notices late, 4%
-of remittance lines for invoices nobody sent, and a chargeback on every tenth remittance.
+of remittance lines for invoices nobody sent, and a chargeback on every tenth remittance. All
+are booked at one time, 2026-10-01, after the invoices fell due (a quarter caught up at once): each
+invoice opens ``invoice_overdue`` when booked, and the payment that comes later resolves it.
 
 Storing the documents (bulk inserts into ``messages`` and ``documents``, 5,000 rows per
 transaction) is setup and is not measured. Measured: booking every document as the ``reconcile``
