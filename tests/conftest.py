@@ -60,6 +60,17 @@ def db_url(request, tmp_path):
     return request.getfixturevalue("pg_url")
 
 
+@pytest.fixture
+def db(db_url):
+    """A migrated store on each database, disposed of afterwards."""
+    from gateway.store.database import Database, upgrade
+
+    database = Database(db_url)
+    upgrade(database.engine)
+    yield database
+    database.engine.dispose()
+
+
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 
 

@@ -3,17 +3,9 @@
 import pytest
 
 from gateway.store import jobs
-from gateway.store.database import Database, upgrade
 
 NOW = 1_000_000.0
 
-
-@pytest.fixture
-def db(db_url):
-    database = Database(db_url)
-    upgrade(database.engine)
-    yield database
-    database.engine.dispose()
 
 
 def claim(db, owner="a", limit=10, now=NOW, done=(), kinds=("k",), max_attempts=3, lease_s=30):

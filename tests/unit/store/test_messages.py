@@ -1,18 +1,8 @@
 """Messages: creation, duplicates, status history, lookups, counters."""
 
-import pytest
 
 from gateway.intake import thd_record_inbound
 from gateway.store import jobs, messages
-from gateway.store.database import Database, upgrade
-
-
-@pytest.fixture
-def db(db_url):
-    database = Database(db_url)
-    upgrade(database.engine)
-    yield database
-    database.engine.dispose()
 
 
 def record(db, message_id="<m1@partner>"):
