@@ -1,80 +1,197 @@
-"""Benchmark of the X12 engine: reads and validates the sample corpus repeated, prints MB/s.
+"""Benchmark of X12 intake end to end: parse + envelope checks + guide validation + translation
+into schema-checked JSON documents + the 997, by the function the daemon's ``process`` job runs
+(gateway.x12flow.examine), without the store. Prints MB/s, documents/s and peak RSS.
 
-Two inputs: the sample corpus repeated (many partners' styles, validated against the Amazon
-guides, so error-heavy) and clean Amazon-style 850s generated here (production-like).
-Usage: python bench/x12.py [repeat]   (prints figures, never passes or fails on time)
+Inputs, generated here in Amazon Vendor Central's shapes (valid under its guides): 850s with
+ship-to and bill-to N1 loops and 20-60 PO1 lines each, and 856s with a shipment -> orders ->
+cartons (SSCC) -> items hierarchy. Each run is a subprocess, so its peak RSS (ru_maxrss) is its
+own; runs on 10 MB and on 50 MB of the same shape show whether memory stays flat as the file
+grows. pyx12's validation (x12n_document with maps generated from the same guides, as the oracle
+test does) runs on a 2 MB file of the same shape, for the ratio (pyx12 on 50 MB would take
+many minutes).
+
+Usage: python bench/x12.py [MB]   (default 50; prints figures, never passes or fails on time)
 """
 
 import io
+import json
+import logging
+import random
+import resource
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from gateway.edi.x12 import Delimiters, TransactionSet, read_units
-from gateway.edi.x12.guide import GuideError, find_guide
-from gateway.edi.x12.validate import Validator
-from gateway.edi.x12.writer import gs, interchange, isa, transaction_set
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
-CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus" / "x12"
+from gateway.edi.x12 import Delimiters, gs, interchange, isa, write_segments  # noqa: E402
+from gateway.partners import Partner  # noqa: E402
+from gateway.translate import find_map, render  # noqa: E402
 
-
-def corpus_bytes() -> bytes:
-    # EBCDIC cannot share a stream with ASCII interchanges; the rest concatenate as a mailbag.
-    return b"\n".join(p.read_bytes() for p in sorted(CORPUS.glob("*.x12"))
-                      if not p.read_bytes().startswith(b"\xc9"))
-
-
-def amazon_orders(orders: int = 2000, lines: int = 40) -> bytes:
-    """Clean Amazon-style 850s, the shape of production traffic (long PO1 loops)."""
-    delims = Delimiters("*", ">", "~", "^")
-    sets = []
-    for n in range(orders):
-        body = [["BEG", "00", "NE", f"PO{n:08d}", "", "20240105"], ["CUR", "BY", "USD"],
-                ["DTM", "064", "20240110"], ["DTM", "063", "20240120"],
-                ["N1", "ST", "", "92", "RNO1"]]
-        for line in range(1, lines + 1):
-            body.append(["PO1", str(line), str(line % 7 + 1), "EA", f"{line * 1.25:.2f}", "NT",
-                         "UP", f"{line:012d}"])
-            body.append(["CTP", "", "RES", f"{line * 2.5:.2f}"])
-        body.append(["CTT", str(lines)])
-        sets.append(transaction_set("850", n + 1, body))
-    text = interchange(isa(("ZZ", "AMAZON"), ("ZZ", "VENDOR"), 1, delims),
-                       [(gs("PO", "AMAZON", "VENDOR", 1), sets)], delims, newline=True)
-    return text.encode()
+DELIMS = Delimiters("*", ">", "~")
+PROFILE = "amazon-vc"
+PARTNER = {"id": "amazon-vc", "name": "Amazon",
+           "x12": {"isa_qualifier": "ZZ", "isa_id": "AMAZON", "gs_id": "AMAZON",
+                   "profile": PROFILE, "ack": "997"},
+           "sftp": {"username": "amazon", "authorized_keys": [
+               "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGxHQ0hNDo7p9a8m9XqPpWQmA0GUtZ5W2x+LyRq7bXhm"]}}
+PLACEHOLDER = "REFXXXXXXX"  # replaced by a distinct number per set, same length
+SETS_PER_GROUP = 500
+FUNCTIONAL_IDS = {"850": "PO", "856": "SH"}
 
 
-def validator_for(ts: TransactionSet, cache: dict) -> Validator | None:
-    key = ts.id
-    if key not in cache:
-        try:
-            cache[key] = Validator(find_guide(ts.id, "004010", "amazon-vc"))
-        except GuideError:
-            cache[key] = None
-    return cache[key]
+def _party(rng, code):
+    return {"id": code, "id_qualifier": "92", "name": f"Amazon.com Services {code}",
+            "address_lines": [f"{rng.randint(1, 9999)} Logistics Way"], "city": "Reno",
+            "state": "NV", "postcode": "89506", "country": "US"}
 
 
-def run(data: bytes, validate: bool) -> tuple[float, int, int]:
-    cache: dict = {}
-    segments = problems = 0
+def order(rng) -> dict:
+    lines = [{"line_number": str(n), "quantity": rng.randint(1, 240), "unit_of_measure": "EA",
+              "unit_price": f"{rng.randint(99, 99999) / 100:.2f}",
+              "upc": f"{rng.randrange(10 ** 11, 10 ** 12)}",
+              "description": f"Item {rng.randint(1, 10 ** 6)} assorted colours"}
+             for n in range(1, rng.randint(20, 60) + 1)]
+    return {"po_number": PLACEHOLDER, "purpose": "original", "order_type": "NE",
+            "order_date": "2024-01-05", "currency": "USD",
+            "ship_window": {"earliest": "2024-01-10", "latest": "2024-01-20"},
+            "terms": {"net_days": 60},
+            "parties": {"ship_to": _party(rng, "RNO1"), "bill_to": _party(rng, "AMZN")},
+            "lines": lines}
+
+
+def ship_notice(rng) -> dict:
+    serial = iter(range(10 ** 6))
+    orders = [{"po_number": f"PO{rng.randint(10 ** 7, 10 ** 8 - 1)}", "cartons": [
+        {"sscc": f"00{rng.randint(10 ** 7, 10 ** 8 - 1)}{next(serial):08d}", "lines": [
+            {"line_number": str(i), "quantity": rng.randint(1, 24), "unit_of_measure": "EA",
+             "upc": f"{rng.randrange(10 ** 11, 10 ** 12)}", "description": "Widget"}
+            for i in range(1, rng.randint(1, 4) + 1)]}
+        for _ in range(rng.randint(4, 20))]} for _ in range(rng.randint(1, 3))]
+    return {"shipment_id": PLACEHOLDER, "issued_at": "2024-01-05T12:00",
+            "ship_date": "2024-01-05T16:30", "estimated_delivery": "2024-01-08",
+            "carrier": {"scac": "UPSN", "mode": "M"}, "bill_of_lading": "BOL123456",
+            "tracking_number": "1Z9999999999", "gross_weight": rng.randint(10, 900),
+            "parties": {"ship_to": _party(rng, "RNO1"),
+                        "ship_from": {"id": "VENDOR1", "id_qualifier": "92", "name": "ACME"}},
+            "orders": orders}
+
+
+def generate(set_id: str, megabytes: float, path: Path) -> int:
+    """A file of interchanges of `set_id` sets, about `megabytes` long; returns the set count."""
+    rng = random.Random(int(set_id))
+    make = order if set_id == "850" else ship_notice
+    m = find_map(set_id, "004010", PROFILE)
+    templates = [write_segments(render(make(rng), m, 1)[1:-1], DELIMS) for _ in range(40)]
+    target, written, count, isa_control = megabytes * 1e6, 0, 0, 0
+    with path.open("w") as out:
+        while written < target:
+            isa_control += 1
+            sets = []
+            for _ in range(SETS_PER_GROUP):
+                count += 1
+                body = templates[count % len(templates)].replace(PLACEHOLDER, f"R{count:09d}")
+                control = f"{count % 10 ** 9:09d}"
+                n = body.count("~") + 2
+                sets.append(f"ST*{set_id}*{control}~{body}SE*{n}*{control}~")
+            header = gs(FUNCTIONAL_IDS[set_id], "AMAZON", "GATEWAY", isa_control)
+            text = interchange(isa(("ZZ", "AMAZON"), ("ZZ", "GATEWAY"), isa_control, DELIMS),
+                               [(header, [])], DELIMS)
+            # The sets go between GS and GE; GE01 is their count.
+            gs_text, _, rest = text.partition("~GE*0*")
+            text = gs_text + "~" + "".join(sets) + f"GE*{len(sets)}*" + rest
+            out.write(text + "\n")
+            written += len(text) + 1
+    return count
+
+
+def run_ours(path: Path) -> dict:
+    """One run in this process: the process job's examination, documents serialised and
+    dropped (the job stores them), the 997s built."""
+    from gateway.x12flow import acknowledgment, examine, translator
+
+    partner = Partner.model_validate(PARTNER)
+    translate = translator(partner, REPO / "mapping")
+    stats = {"documents": 0, "json_bytes": 0, "errors": 0}
+
+    def keep_nothing(ts):
+        reference, document = translate(ts)
+        stats["documents"] += 1
+        stats["json_bytes"] += len(json.dumps(document))
+        return reference, None
+
     start = time.perf_counter()
-    for unit in read_units(io.BytesIO(data)):
-        if isinstance(unit, TransactionSet):
-            segments += len(unit.segments)
-            validator = validator_for(unit, cache) if validate else None
-            if validator is not None:
-                problems += len(validator.validate(unit))
-    return time.perf_counter() - start, segments, problems
+    exam = examine(partner, path, REPO / "mapping", keep_nothing)
+    acks = [acknowledgment(partner, ic, 1, 1) for ic in exam.interchanges]
+    elapsed = time.perf_counter() - start
+    stats["errors"] = sum(1 for ic in exam.interchanges for o in ic.sets
+                          if o.status == "R" or o.error)
+    stats.update(seconds=elapsed, acks=len(acks), fatal=exam.fatal,
+                 rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return stats
+
+
+def run_pyx12(path: Path, set_id: str) -> dict:
+    import pyx12.params
+    import pyx12.x12n_document
+
+    from gateway.edi.x12.guide import find_guide
+    from tests.unit.edi.pyx12_oracle import map_directory
+
+    logging.getLogger("pyx12").setLevel(logging.CRITICAL)
+    maps = map_directory(find_guide(set_id, "004010", PROFILE), FUNCTIONAL_IDS[set_id],
+                         Path(tempfile.mkdtemp()))
+    out = io.StringIO()
+    start = time.perf_counter()
+    with path.open() as fh:
+        pyx12.x12n_document.x12n_document(pyx12.params.params(), fh, out, None,
+                                          map_path=str(maps))
+    return {"seconds": time.perf_counter() - start,
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def child(kind: str, path: str, set_id: str) -> dict:
+    result = subprocess.run([sys.executable, __file__, "--child", kind, path, set_id],
+                            capture_output=True, text=True, check=True, cwd=REPO)
+    return json.loads(result.stdout.splitlines()[-1])
 
 
 def main() -> None:
-    repeat = int(sys.argv[1]) if len(sys.argv) > 1 else 50
-    inputs = ((f"corpus x{repeat}", corpus_bytes() * repeat), ("amazon 850s", amazon_orders()))
-    for name, data in inputs:
-        size = len(data) / 1e6
-        for label, validate in (("read", False), ("read + validate", True)):
-            elapsed, segments, problems = run(data, validate)
-            print(f"{name:12s} {label:16s} {size:6.1f} MB  {size / elapsed:6.2f} MB/s  "
-                  f"{segments / elapsed:9.0f} segments/s  ({problems} problems)")
+    if sys.argv[1:2] == ["--child"]:
+        kind, path, set_id = sys.argv[2:5]
+        print(json.dumps(run_ours(Path(path)) if kind == "ours" else
+                         run_pyx12(Path(path), set_id)))
+        return
+    megabytes = float(sys.argv[1]) if len(sys.argv) > 1 else 50
+    print("X12 intake, one process per run (the machine may be shared: figures vary)")
+    with tempfile.TemporaryDirectory() as tmp:
+        for set_id in ("850", "856"):
+            sizes = {}
+            for mb in sorted({10.0, megabytes}):
+                path = Path(tmp) / f"{set_id}-{mb:g}.x12"
+                sets = generate(set_id, mb, path)
+                size = path.stat().st_size / 1e6
+                r = child("ours", str(path), set_id)
+                sizes[mb] = r["rss_mb"]
+                print(f"{set_id} {size:6.1f} MB {sets:7d} sets: {size / r['seconds']:5.2f} MB/s "
+                      f"{r['documents'] / r['seconds']:7.0f} documents/s  peak RSS "
+                      f"{r['rss_mb']:6.1f} MB  ({r['errors']} rejected, {r['acks']} 997 "
+                      f"interchanges, {r['json_bytes'] / 1e6:.0f} MB of JSON)")
+                path.unlink()
+                ours = size / r["seconds"]
+            print(f"{set_id} memory: peak RSS {sizes[min(sizes)]:.1f} MB at {min(sizes):g} MB "
+                  f"of X12, {sizes[max(sizes)]:.1f} MB at {max(sizes):g} MB")
+            path = Path(tmp) / f"{set_id}-pyx12.x12"
+            generate(set_id, 2, path)
+            size = path.stat().st_size / 1e6
+            r = child("pyx12", str(path), set_id)
+            theirs = size / r["seconds"]
+            print(f"{set_id} pyx12 validation only, on a {size:.1f} MB slice: {theirs:5.2f} MB/s "
+                  f"(peak RSS {r['rss_mb']:.1f} MB); ours end to end is {ours / theirs:.1f} "
+                  "times faster")
 
 
 if __name__ == "__main__":

@@ -97,6 +97,10 @@ def cmd_check(args) -> int:
             partners = load_partners(config)
         except ConfigError as e:
             problems += e.problems
+    if partners is not None:
+        from gateway.x12flow import check_partner
+        for partner in partners.partners.values():
+            problems += check_partner(partner, config.gateway.mapping_dir)
     for problem in problems:
         print(problem)
     if problems:

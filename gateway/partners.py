@@ -150,6 +150,7 @@ class X12(Model):
     test_indicator: Literal["P", "T"] = "P"
     ack_timeout_s: float = Field(default=86400, gt=0)   # a 997/999 later than this is overdue
     profile: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    overlay: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]*$")
 
     @model_validator(mode="after")
     def _ack_version(self):
@@ -221,7 +222,8 @@ class Partner(Model):
 
     @property
     def x12_profile(self) -> str:
-        """Where its guides and maps live: mapping/x12/<version>/<profile>/."""
+        """Where its guides and maps live: mapping/x12/<version>/<profile>/, the partner id
+        unless set; a set the profile has no guide or map for uses mapping/x12/<version>/generic/."""
         return (self.x12 and self.x12.profile) or self.id
 
     @model_validator(mode="after")

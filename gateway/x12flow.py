@@ -29,19 +29,24 @@ from gateway.edi.x12 import (
 )
 from gateway.edi.x12.acks import set_status
 from gateway.edi.x12.errors import TA1_SENDER_ID
-from gateway.edi.x12.guide import GuideError
+from gateway.edi.x12.guide import GuideError, guide_path
+from gateway.edi.x12.overlay import OVERLAYS, OverlayError, overlay_names
 from gateway.edi.x12.validate import Validator
 from gateway.partners import Partner
 from gateway.translate.inbound import translate as translate_set
-from gateway.translate.maps import find_map, load_map
+from gateway.translate.inbound import translate_ack
+from gateway.translate.maps import MapError, find_map, load_map, map_path
 
 DOC_TYPES = {"850": "order", "855": "order_ack", "856": "ship_notice", "810": "invoice",
-             "820": "remittance", "180": "return", "812": "credit_memo"}
+             "820": "remittance", "180": "return", "812": "credit_memo",
+             "997": "functional_ack", "999": "functional_ack"}
+ACK_SETS = ("997", "999")
 # The field that names a document in reports and lookups, per document type.
 TA1_DUPLICATE = "025"   # TA105: duplicate interchange control number
 REFERENCES = {"order": "po_number", "order_ack": "po_number", "ship_notice": "shipment_id",
               "invoice": "invoice_number", "remittance": "payment_reference",
-              "return": "return_id", "credit_memo": "memo_number"}
+              "return": "return_id", "credit_memo": "memo_number",
+              "functional_ack": "group_control_number"}
 
 
 @dataclass
@@ -55,7 +60,8 @@ class SetOutcome:
     reference: str | None = None
     document: dict | None = None
     error: str | None = None          # translation failure
-    ack: tuple[str, str] | None = None   # a 997/999: (AK102 group control, AK901 status)
+    ack: tuple[str, str] | None = None   # a 997/999: (AK102 group control, AK901 status), from
+                                         # its functional_ack document
 
     def summary(self) -> str:
         first = "; ".join(f"segment {p.segment_no} {p.segment_id}"
@@ -110,7 +116,8 @@ class Guides:
                                        root=self.mapping_dir / "x12")
                 else:
                     guide = find_guide(set_id, version[:6], profile=self.partner.x12_profile,
-                                       root=self.mapping_dir / "x12")
+                                       root=self.mapping_dir / "x12",
+                                       overlay=self.partner.x12.overlay or "")
             except (GuideError, FileNotFoundError):
                 guide = None
             self._cache[key] = Validator(guide) if guide else None
@@ -119,22 +126,71 @@ class Guides:
 
 def translator(partner: Partner, mapping_dir: Path):
     """``ts -> (reference, document)`` through the partner's maps: a ``map`` named in its
-    documents, else ``mapping/x12/<version>/<partner id>/maps/<set>.yaml``."""
+    documents, else the one of its profile or the generic one (maps.map_path), with its overlay
+    merged; a 997/999 becomes a functional_ack document."""
     explicit = {d.type: d.map for d in partner.documents if d.direction == "inbound" and d.map}
     compiled: dict = {}
+    overlay = (partner.x12 and partner.x12.overlay) or ""
 
     def translate(ts: TransactionSet) -> tuple[str | None, dict]:
+        if ts.id in ACK_SETS:
+            document = translate_ack(ts)
+            return document["group_control_number"], document
         if ts.id in explicit:
             if ts.id not in compiled:
                 compiled[ts.id] = load_map(mapping_dir / explicit[ts.id])
             map = compiled[ts.id]
         else:
             map = find_map(ts.id, ts.group.version, profile=partner.x12_profile,
-                           root=mapping_dir / "x12")
+                           root=mapping_dir / "x12", overlay=overlay)
         document = translate_set(ts, map)
         return document.get(REFERENCES.get(map.document, "")), document
 
     return translate
+
+
+def check_partner(partner: Partner, mapping_dir: Path) -> list[str]:
+    """Problems with a partner's guides, maps and overlay, each naming the file and the key:
+    every set it exchanges (its documents, and the sets its overlay changes) is compiled in
+    each of its versions, as processing would."""
+    if partner.x12 is None:
+        return []
+    root = mapping_dir / "x12"
+    overlay = partner.x12.overlay or ""
+    problems = []
+    if overlay and overlay not in overlay_names(root):
+        problems.append(f"partner {partner.id}: x12.overlay {overlay!r}: no directory "
+                        f"{root}/<version>/{OVERLAYS}/{overlay}/")
+    profile = partner.x12_profile
+    for version in partner.x12.versions:
+        sets = {d.type for d in partner.documents if d.type in DOC_TYPES and not (d.guide or d.map)}
+        changed = {p.stem for p in root.glob(f"*/{OVERLAYS}/{overlay}/*.yaml")} if overlay else set()
+        for set_id in sorted(sets | changed):
+            try:
+                if set_id in changed or _has(guide_path, set_id, version, profile, root):
+                    find_guide(set_id, version, profile=profile, root=root, overlay=overlay)
+                if set_id not in ACK_SETS and (
+                        set_id in changed or _has(map_path, set_id, version, profile, root)):
+                    find_map(set_id, version, profile=profile, root=root, overlay=overlay)
+            except (GuideError, MapError, OverlayError) as e:
+                problems.append(f"partner {partner.id}: {e}")
+    for d in partner.documents:
+        try:
+            if d.guide:
+                load_guide(mapping_dir / d.guide, root=root)
+            if d.map:
+                load_map(mapping_dir / d.map)
+        except (GuideError, MapError, OSError) as e:
+            problems.append(f"partner {partner.id}: {e}")
+    return list(dict.fromkeys(problems))
+
+
+def _has(locate, *args) -> bool:
+    try:
+        locate(*args)
+    except (GuideError, MapError):
+        return False
+    return True
 
 
 def examine(partner: Partner, path: Path, mapping_dir: Path, translate) -> Examination:
@@ -210,22 +266,14 @@ def _examine_set(ts: TransactionSet, guides: Guides, translate) -> SetOutcome:
     status = set_status(ts, problems)
     outcome = SetOutcome(ts.group.control_number, ts.id, ts.control_number, status, problems,
                          DOC_TYPES.get(ts.id))
-    if status != "R" and ts.id in ("997", "999"):
-        outcome.ack = _acknowledged(ts)
     if status != "R" and outcome.doc_type:
         try:
             outcome.reference, outcome.document = translate(ts)
         except Exception as e:   # a clear, positioned error from the map, never a traceback
             outcome.error = str(e)
+    if outcome.document is not None and ts.id in ACK_SETS:
+        outcome.ack = (outcome.document["group_control_number"], outcome.document["status_code"])
     return outcome
-
-
-def _acknowledged(ts: TransactionSet) -> tuple[str, str] | None:
-    """(group control number, group status) a 997/999 reports, from its AK1 and AK9."""
-    found = {seg.tag: seg for seg in ts.segments if seg.tag in ("AK1", "AK9")}
-    if "AK1" not in found or "AK9" not in found:
-        return None
-    return found["AK1"].get(2), found["AK9"].get(1)
 
 
 def acknowledgment(partner: Partner, ic: InterchangeOutcome, isa_control: int,

@@ -30,27 +30,42 @@ class OutboundError(ValueError):
     """A document that cannot go out as X12 for this partner; says which and why."""
 
 
+def _reply_version(partner: Partner, document: dict) -> str:
+    """The version to write a document in: that of the envelope it carries (the interchange it
+    answers) when the partner uses it, else the partner's first."""
+    version = str((document.get("envelope") or {}).get("version", ""))[:6]
+    return version if version in partner.x12.versions else partner.x12.versions[0]
+
+
 def build(config: Config, partner: Partner, docs: list[tuple[str, dict]], isa_control: int,
           gs_control: int, when: datetime | None = None) -> str:
-    """One interchange holding a group per document (``(doc_type, document)`` pairs)."""
+    """One interchange holding a group per document (``(doc_type, document)`` pairs). A document
+    carrying an envelope (a reply drafted from a received one) is written in its version and,
+    when that was a test interchange, as a test; identities and control numbers always come from
+    the partner's settings and our counters."""
     if partner.x12 is None:
         raise OutboundError(f"partner {partner.id} has no x12 settings")
-    version = partner.x12.versions[0]
     root = config.gateway.mapping_dir / "x12"
+    overlay = partner.x12.overlay or ""
     groups = []
+    versions = []
     for n, (doc_type, document) in enumerate(docs):
         set_id = SET_IDS.get(doc_type)
         if set_id is None:
             raise OutboundError(f"no X12 transaction set for {doc_type} documents")
-        map = find_map(set_id, version, profile=partner.x12_profile, root=root)
+        version = _reply_version(partner, document)
+        versions.append(version)
+        map = find_map(set_id, version, profile=partner.x12_profile, root=root, overlay=overlay)
         segments = render(document, map, 1)
         header = gs(FUNCTIONAL_IDS[set_id], partner.x12.our_gs_id or config.identity.isa_id,
                     partner.x12.gs_id, gs_control + n, version, when)
         groups.append((header, [segments]))
+    test = partner.x12.test_indicator == "T" or any(
+        (d.get("envelope") or {}).get("test_indicator") == "T" for _, d in docs)
     text = interchange(isa((config.identity.isa_qualifier, config.identity.isa_id),
                            (partner.x12.isa_qualifier, partner.x12.isa_id), isa_control,
-                           DELIMITERS, version=ISA_VERSIONS[version],
-                           usage=partner.x12.test_indicator, when=when), groups, DELIMITERS)
+                           DELIMITERS, version=ISA_VERSIONS[max(versions, default="004010")],
+                           usage="T" if test else "P", when=when), groups, DELIMITERS)
     _check(text, partner, root)
     return text
 
@@ -60,7 +75,7 @@ def _check(text: str, partner: Partner, root) -> None:
     for unit in read_units(io.BytesIO(text.encode())):
         if isinstance(unit, TransactionSet):
             guide = find_guide(unit.id, unit.group.version, profile=partner.x12_profile,
-                               root=root)
+                               root=root, overlay=partner.x12.overlay or "")
             problems = unit.problems + Validator(guide).validate(unit)
             if problems:
                 first = problems[0]

@@ -5,6 +5,7 @@ Documents are built without bookkeeping; only when the schema refuses one is the
 second time, noting where each field came from, to name the segment and element at fault.
 """
 
+from gateway.edi.x12.acks import read_functional_ack
 from gateway.edi.x12.envelope import TransactionSet
 from gateway.edi.x12.reader import Segment
 
@@ -12,6 +13,7 @@ from .errors import TranslationError
 from .maps import INDEX, Address, Collect, Context, Map, Scalar, find_map
 from .schemas import describe, first_error, json_path
 from .tree import Node, assemble, descend
+from .values import datetime_in
 
 # json path -> (segment, element, address text): where a field was, or should have been, read
 Trace = dict[tuple, tuple[Segment | None, int, str]]
@@ -153,19 +155,64 @@ def body(ts: TransactionSet) -> list[Segment]:
     return segments[1:end]
 
 
+def envelope(ts: TransactionSet) -> dict:
+    """Where `ts` came from: its interchange (ISA), group (GS) and set (ST) identities, the
+    `envelope` every document read from X12 carries (common.schema.json)."""
+    group = ts.group
+    ic = group.interchange
+    gs = group.header
+    out = {
+        "sender": {"qualifier": ic.sender_qualifier, "id": ic.sender_id,
+                   "application_id": group.sender_id},
+        "receiver": {"qualifier": ic.receiver_qualifier, "id": ic.receiver_id,
+                     "application_id": group.receiver_id},
+        "interchange_control_number": ic.control_number,
+        "group_control_number": group.control_number,
+        "set_control_number": ts.control_number,
+        "functional_id": group.functional_id,
+        "version": group.version,
+        "test_indicator": ic.usage,
+    }
+    if gs.get(4):
+        try:
+            out["date"] = datetime_in(gs.get(4), gs.get(5))
+        except ValueError as exc:
+            raise TranslationError(ts.id, ts.control_number, f"group date/time: {exc}", gs,
+                                   4 if not gs.get(4).isdigit() or len(gs.get(4)) != 8 else 5,
+                                   field="envelope/date", value=gs.get(4)) from None
+    for party in (out["sender"], out["receiver"]):
+        for key in [k for k, v in party.items() if not v]:
+            del party[key]
+    return {k: v for k, v in out.items() if v != ""}
+
+
 def translate(ts: TransactionSet, map: Map | None = None, *, check: bool = True) -> dict:
     """The internal document of `ts` through `map` (by default the Amazon Vendor Central map of
-    its set id and version). Raises TranslationError, positioned, for a value that does not
-    convert or, unless `check` is false, a document its schema refuses."""
+    its set id and version), with its `envelope`. Raises TranslationError, positioned, for a
+    value that does not convert or, unless `check` is false, a document its schema refuses."""
     if map is None:
         map = find_map(ts.id, ts.group.version)
     tree = assemble(body(ts), map.shape)
     doc = _Reader(ts).build(map.root, tree, 0, ())
+    doc["envelope"] = envelope(ts)
     error = first_error(doc, map.document) if check else None
     if error is not None:
-        trace: Trace = {}
+        trace: Trace = {("envelope",): (ts.group.header, 0, "GS")}
         _Reader(ts, trace).build(map.root, tree, 0, ())
         raise _locate(ts, error, trace)
+    return doc
+
+
+def translate_ack(ts: TransactionSet) -> dict:
+    """The functional_ack document of a received 997 or 999, with its envelope, checked against
+    its schema (TranslationError names the field)."""
+    doc = read_functional_ack(ts)
+    doc["envelope"] = envelope(ts)
+    error = first_error(doc, "functional_ack")
+    if error is not None:
+        value = str(error.instance) if isinstance(error.instance, str | int) else ""
+        raise TranslationError(ts.id, ts.control_number, describe(error), ts.segments[0],
+                               field=json_path(error.absolute_path), value=value)
     return doc
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from gateway.edi.x12.guide import MAPPING, Guide, load_guide
+from gateway.edi.x12.guide import GENERIC, MAPPING, Guide, load_guide
+from gateway.edi.x12.overlay import Overlay, load_overlay, merge_map, overlay_path
 
 from .tree import HL, Shape
 from .values import CONVERSIONS
@@ -269,37 +270,53 @@ def _yaml(path: Path) -> dict:
         raise MapError(f"{path}: {exc}") from exc
 
 
-def load_map(path: Path | str) -> Map:
-    """Compile the map at `path` against the guide it names."""
+def load_map(path: Path | str, overlay: Overlay | None = None) -> Map:
+    """Compile the map at `path` against the guide it names, with a partner overlay's fields
+    and guide changes merged over both if given."""
     path = Path(path)
     data = _yaml(path)
     common = path.parent / TEMPLATES
     templates = (_yaml(common).get("templates") or {}) if common.exists() else {}
-    guide = load_guide(path.parent / data["guide"])
+    guide = load_guide(path.parent / data["guide"], overlay=overlay)
     if guide.transaction_set != str(data["transaction_set"]):
         raise MapError(f"{path}: guide {data['guide']} is for {guide.transaction_set}")
+    where = "fields"
+    if overlay is not None:
+        data = merge_map(overlay, data)
+        path, where = overlay.path, "map.fields"
     compiler = _Compiler(path, guide, templates)
     try:
-        root = compiler.context(compiler.root, "", data, "fields", MAP_KEYS)
+        root = compiler.context(compiler.root, "", data, where, MAP_KEYS)
     except KeyError as exc:
         raise MapError(f"{path}: an entry lacks {exc}") from None
     return Map(str(data["transaction_set"]), str(data["document"]), guide, compiler.root, root,
                path)
 
 
-@cache
-def _compiled(path: Path) -> Map:
-    return load_map(path)
+def map_path(set_id: str, version: str = "004010", profile: str = "amazon-vc",
+             root: Path = MAPPING) -> Path:
+    """Where the map for a set is: <version>/<profile>/maps/<set>.yaml, else
+    <version>/generic/maps/<set>.yaml, from the nearest version directory at or below GS08's
+    that has one (a 004030 remittance is read with the 004010 map)."""
+    for ver in sorted((p.name for p in root.iterdir() if p.name.isdigit()), reverse=True):
+        if ver > version[:6]:
+            continue
+        for name in dict.fromkeys(filter(None, (profile, GENERIC))):
+            path = root / ver / name / "maps" / f"{set_id}.yaml"
+            if path.exists():
+                return path
+    raise MapError(f"no map for {set_id} version {version} profile {profile}")
 
 
 @cache
 def find_map(set_id: str, version: str = "004010", profile: str = "amazon-vc",
-             root: Path = MAPPING) -> Map:
-    """The map for a transaction set: <version>/<profile>/maps/<set>.yaml under mapping/x12,
-    from the nearest version directory at or below GS08's that has one (a 004030 remittance is
-    read with the 004010 map). Looked up and compiled once per process."""
-    for ver in sorted((p.name for p in root.iterdir() if p.name.isdigit()), reverse=True):
-        path = root / ver / profile / "maps" / f"{set_id}.yaml"
-        if ver <= version[:6] and path.exists():
-            return _compiled(path)
-    raise MapError(f"no map for {set_id} version {version} profile {profile}")
+             root: Path = MAPPING, overlay: str = "") -> Map:
+    """The map for a transaction set (see map_path), with the partner overlay `overlay` merged
+    over it and its guide when the overlay has a file for this set. Compiled once per process."""
+    found = overlay_path(overlay, set_id, version, root) if overlay else None
+    return _compiled(map_path(set_id, version, profile, root), found)
+
+
+@cache
+def _compiled(path: Path, overlay: Path | None) -> Map:
+    return load_map(path, load_overlay(overlay) if overlay else None)

@@ -49,7 +49,12 @@ def test_documents_to_x12_and_back(cli, home):
     (home / "back.x12").write_text(text)
     result = cli.command("translate", str(home / "back.x12"), check=False)
     sets = json.loads(result.stdout)["interchanges"][0]["sets"]
-    assert [s["document"] for s in sets] == [ORDER, INVOICE]
+    docs = [s["document"] for s in sets]
+    assert [{k: v for k, v in d.items() if k != "envelope"} for d in docs] == [ORDER, INVOICE]
+    assert [(d["envelope"]["sender"], d["envelope"]["functional_id"],
+             d["envelope"]["group_control_number"]) for d in docs] == [
+        ({"qualifier": "ZZ", "id": "CCCCCCCC", "application_id": "GATEWAY"}, "PO", "1"),
+        ({"qualifier": "ZZ", "id": "CCCCCCCC", "application_id": "GATEWAY"}, "IN", "2")]
     assert result.returncode == 0, result.stderr
 
 

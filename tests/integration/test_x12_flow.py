@@ -25,6 +25,8 @@ x12: {{isa_qualifier: ZZ, isa_id: CCCCCCCC, gs_id: CCCCCCCC, ta1: always}}
 routes:
   - match: {{type: "850"}}
     to: [{{directory: docs}}]
+  - match: {{type: "997"}}
+    to: [{{directory: acks-in}}]
 """)
     (home / "mapping").symlink_to(REPO / "mapping")
     return daemons().start()
@@ -96,7 +98,13 @@ def test_clean_850_becomes_a_routed_order_document_and_a_997_accept(amazon, home
     (home / "source.x12").write_text(text)
     upload(amazon, home, home / "source.x12", "clean.x12")
     (document,) = wait_for(lambda: list((home / "docs").glob("*.json")), what="order routed")
-    assert json.loads(document.read_text()) == ORDER
+    order = json.loads(document.read_text())
+    envelope = order.pop("envelope")
+    assert order == ORDER
+    assert (envelope["sender"], envelope["interchange_control_number"],
+            envelope["group_control_number"], envelope["set_control_number"]) == (
+        {"qualifier": "ZZ", "id": "CCCCCCCC", "application_id": "CCCCCCCC"}, "000007001", "42",
+        "0001")
     (ack,) = wait_for(lambda: acks(home), what="997")
     assert "~AK1*PO*42~AK2*850*0001~AK5*A~AK9*A*1*1*1~" in ack.read_text()
     assert "TA1*000007001*" in ack.read_text()
@@ -114,3 +122,32 @@ def test_clean_850_becomes_a_routed_order_document_and_a_997_accept(amazon, home
     duplicate_ack = wait_for(lambda: len(acks(home)) == 2 and acks(home), what="TA1 025")
     answer = next(a.read_text() for a in duplicate_ack if a.read_text() != ack.read_text())
     assert "*R*025~" in answer and "ST*997" not in answer
+
+
+def test_received_997_becomes_a_routed_functional_ack_document(amazon, home):
+    # A 997 rejecting group 77 (which we never sent): stored and routed as a document all the
+    # same, the mismatch noted on the message.
+    text = ("ISA*00*          *00*          *ZZ*CCCCCCCC       *ZZ*GATEWAY        *240105*1200*U*"
+            "00401*000000501*0*P*>~GS*FA*CCCCCCCC*GATEWAY*20240105*1200*9*X*004010~"
+            "ST*997*0001~AK1*IN*77~AK2*810*0001~AK3*IT1*5*IT1*8~AK4*2*358*6*3X~AK5*R*5~"
+            "AK9*R*1*1*0~SE*8*0001~GE*1*9~IEA*1*000000501~")
+    (home / "ack.x12").write_text(text)
+    upload(amazon, home, home / "ack.x12", "ack.x12")
+    (document,) = wait_for(lambda: list((home / "acks-in").glob("*.json")), what="997 routed")
+    doc = json.loads(document.read_text())
+    assert doc["envelope"]["functional_id"] == "FA"
+    assert {k: v for k, v in doc.items() if k != "envelope"} == {
+        "ack_type": "997", "functional_id": "IN", "group_control_number": "77",
+        "status": "rejected", "status_code": "R", "sets_included": 1, "sets_received": 1,
+        "sets_accepted": 0,
+        "sets": [{"set_id": "810", "control_number": "0001", "status": "rejected",
+                  "status_code": "R",
+                  "errors": [{"code": "5", "meaning": "one or more segments in error"}],
+                  "segments": [{"segment_id": "IT1", "position": 5, "loop": "IT1", "code": "8",
+                                "meaning": "segment has data element errors",
+                                "elements": [{"position": 2, "element_ref": "358", "code": "6",
+                                              "meaning": "invalid character in data element",
+                                              "value": "3X"}]}]}]}
+    message = wait_for(lambda: [m for m in amazon.messages("--direction", "inbound")
+                                if m["status"] not in ("received", "accepted")], what="processed")
+    assert "acknowledges group 77, which was not sent to this partner" in message[0]["error"]

@@ -10,7 +10,13 @@ from datetime import datetime
 from . import errors as E
 from .delimiters import Delimiters
 from .envelope import FunctionalGroup, Interchange, TransactionSet
-from .errors import Problem
+from .errors import (
+    ELEMENT_MEANINGS,
+    GROUP_MEANINGS,
+    SEGMENT_MEANINGS,
+    SET_MEANINGS,
+    Problem,
+)
 from .reader import Segment
 from .writer import Elements, gs, isa, transaction_set
 
@@ -123,3 +129,79 @@ def reply_gs(group: FunctionalGroup, control_number: int | str,
              when: datetime | None = None) -> list[str]:
     """GS of the FA group answering `group`: application ids swapped, GS08 mirrored."""
     return gs("FA", group.receiver_id, group.sender_id, control_number, group.version, when)
+
+
+def _codes(values, meanings: dict[str, str]) -> list[dict]:
+    return [{"code": c, "meaning": meanings.get(c, "code not in the X12 code list")}
+            for c in values if c]
+
+
+def _int_or_none(value: str) -> int | None:
+    return int(value) if value.isdigit() else None
+
+
+def _status(code: str, partial: bool = False) -> str:
+    if code in ("A", "E"):
+        return "accepted"
+    return "partially_accepted" if partial and code == "P" else "rejected"
+
+
+def read_functional_ack(ts: TransactionSet) -> dict:
+    """The content of a received 997 or 999 (the functional_ack document but its envelope):
+    the group it acknowledges, its verdict, and each set's verdict with the segments and
+    elements in error, every code with its meaning."""
+    doc: dict = {"ack_type": ts.id, "sets": []}
+    current = segment = None
+    component = ts.group.interchange.delimiters.component
+    for seg in ts.segments[1:]:
+        tag, get = seg.elements[0], seg.get
+        if tag == "AK1":
+            doc["functional_id"] = get(1)
+            doc["group_control_number"] = get(2)
+            if get(3):
+                doc["group_version"] = get(3)
+        elif tag == "AK2":
+            current = {"set_id": get(1), "control_number": get(2), "errors": [],
+                       "segments": []}
+            if get(3):
+                current["implementation"] = get(3)
+            doc["sets"].append(current)
+            segment = None
+        elif tag in ("AK3", "IK3") and current is not None:
+            segment = {"segment_id": get(1), "position": _int_or_none(get(2)),
+                       "loop": get(3), "code": get(4),
+                       "meaning": SEGMENT_MEANINGS.get(get(4), "code not in the X12 code list"),
+                       "elements": []}
+            current["segments"].append({k: v for k, v in segment.items()
+                                        if v not in ("", None)})
+            segment = current["segments"][-1]
+        elif tag in ("AK4", "IK4") and segment is not None:
+            position, _, sub = get(1).partition(component)
+            element = {"position": _int_or_none(position), "component": _int_or_none(sub),
+                       "element_ref": get(2), "code": get(3),
+                       "meaning": ELEMENT_MEANINGS.get(get(3), "code not in the X12 code list"),
+                       "value": get(4)}
+            segment["elements"].append({k: v for k, v in element.items()
+                                        if v not in ("", None)})
+        elif tag in ("AK5", "IK5") and current is not None:
+            current["status"] = _status(get(1))
+            current["status_code"] = get(1)
+            current["errors"] = _codes(seg.elements[2:], SET_MEANINGS)
+            segment = None
+        elif tag == "AK9":
+            doc["status"] = _status(get(1), partial=True)
+            doc["status_code"] = get(1)
+            for key, n in (("sets_included", 2), ("sets_received", 3), ("sets_accepted", 4)):
+                if _int_or_none(get(n)) is not None:
+                    doc[key] = int(get(n))
+            doc["errors"] = _codes(seg.elements[5:], GROUP_MEANINGS)
+    for item in doc["sets"]:
+        for segment in item["segments"]:
+            if not segment["elements"]:
+                del segment["elements"]
+        for key in ("errors", "segments"):
+            if not item[key]:
+                del item[key]
+    if not doc.get("errors"):
+        doc.pop("errors", None)
+    return doc

@@ -16,8 +16,11 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
+from .overlay import Overlay, apply_guide, load_overlay, overlay_path
+
 MAPPING = Path(__file__).resolve().parents[3] / "mapping" / "x12"
 UNBOUNDED = 1 << 30
+GENERIC = "generic"  # the profile of the X12 standard's own structure
 RULE = re.compile(r"^([PRCEL])((?:\d\d){2,})$")
 
 
@@ -169,22 +172,30 @@ def _element(spec: str, elements, composites, where: str) -> ElementDef:
     return ElementDef(ref, req == "M", "R" if req == "M" else "S", kind, lo, hi)
 
 
+def _version_dirs(root: Path, version: str) -> list[str]:
+    """The version directories under `root` at or below `version`, oldest first."""
+    return sorted(p.name for p in root.iterdir() if p.name.isdigit() and p.name <= version[:6])
+
+
 @cache
 def segment_dictionary(version: str, root: Path = MAPPING) -> dict[str, SegmentDef]:
-    """Segment id -> SegmentDef for `version` (the nearest dictionary at or below it)."""
-    dirs = sorted(p.name for p in root.iterdir() if p.name.isdigit() and p.name <= version[:6])
+    """Segment id -> SegmentDef for `version`: the dictionaries of every version directory at or
+    below it, a later one's segments replacing an earlier one's (005010 restates only what
+    changed)."""
+    dirs = [d for d in _version_dirs(root, version) if (root / d / "segments.yaml").exists()]
     if not dirs:
         raise GuideError(f"no segment dictionary for version {version}")
-    path = root / dirs[-1] / "segments.yaml"
-    data = _yaml(path)
     elements = element_dictionary(version, root)
-    composites = data.get("composites") or {}
-    table = {}
-    for tag, spec in data["segments"].items():
-        where = f"{path}: {tag}"
-        table[tag] = SegmentDef(tag, [_element(e, elements, composites, where)
-                                      for e in _expand(spec["elements"])],
-                                _rule_list(spec.get("rules", ())))
+    table, composites = {}, {}
+    for name in dirs:
+        path = root / name / "segments.yaml"
+        data = _yaml(path)
+        composites.update(data.get("composites") or {})
+        for tag, spec in data["segments"].items():
+            where = f"{path}: {tag}"
+            table[tag] = SegmentDef(tag, [_element(e, elements, composites, where)
+                                          for e in _expand(spec["elements"])],
+                                    _rule_list(spec.get("rules", ())))
     return table
 
 
@@ -256,7 +267,6 @@ def _qualify(seg: SegmentDef, match: tuple[int, frozenset[str]] | None, where: s
         qualifier = seg.elements[match[0] - 1]
         qualifier.codes = qualifier.codes or match[1]
     seg.mandatory = tuple(n for n, e in enumerate(seg.elements, 1) if e.mandatory)
-    seg.mandatory = tuple(n for n, e in enumerate(seg.elements, 1) if e.mandatory)
     for ele in seg.elements:
         for sub in [ele] + (ele.components or []):
             sub.memo = {} if sub.type != "AN" else None
@@ -294,14 +304,28 @@ def _loop(spec, segments, where: str, root: bool = False) -> LoopDef:
     return loop
 
 
-def load_guide(path: Path | str, root: Path = MAPPING) -> Guide:
-    """Compile the guide at `path`."""
+def guide_root(path: Path) -> Path:
+    """The mapping/x12 directory holding the guide at `path` (the parent of its version
+    directory), for the dictionaries."""
+    for parent in path.resolve().parents:
+        if parent.name.isdigit() and len(parent.name) == 6:
+            return parent.parent
+    return MAPPING
+
+
+def load_guide(path: Path | str, root: Path | None = None, overlay: Overlay | None = None
+               ) -> Guide:
+    """Compile the guide at `path`, with a partner overlay's changes if given."""
     path = Path(path)
+    root = guide_root(path) if root is None else root
     data = _yaml(path)
     version = str(data["version"])
     segments = segment_dictionary(version, root)
+    structure = data["structure"]
+    if overlay is not None:
+        structure = apply_guide(overlay, structure, segments)
     rootloop = _loop({"loop": "ROOT", "id": "", "usage": "R", "max": 1,
-                      "body": data["structure"]}, segments, str(path), root=True)
+                      "body": structure}, segments, str(path), root=True)
     placed: set[str] = set()
 
     def collect(loop: LoopDef) -> None:
@@ -315,14 +339,24 @@ def load_guide(path: Path | str, root: Path = MAPPING) -> Guide:
                  frozenset(segments), frozenset(placed))
 
 
-@cache
-def find_guide(set_id: str, version: str, profile: str = "", root: Path = MAPPING) -> Guide:
-    """The guide for a transaction set and GS08 version: <version>/<profile>/<set>.yaml if a
-    profile (trading partner family such as "amazon-vc") is given and has one, else
-    <version>/<set>.yaml."""
-    base = root / version[:6]
-    candidates = ([base / profile / f"{set_id}.yaml"] if profile else []) + [base / f"{set_id}.yaml"]
-    for path in candidates:
-        if path.exists():
-            return load_guide(path, root)
+def guide_path(set_id: str, version: str, profile: str = "", root: Path = MAPPING) -> Path:
+    """Where the guide for a set and GS08 version is: from the nearest version directory at or
+    below GS08 that has one, <profile>/<set>.yaml, else generic/<set>.yaml (the X12 standard's
+    structure), else <set>.yaml (the acknowledgments)."""
+    for ver in reversed(_version_dirs(root, version)):
+        base = root / ver
+        for path in ([base / profile / f"{set_id}.yaml"] if profile else []) + [
+                base / GENERIC / f"{set_id}.yaml", base / f"{set_id}.yaml"]:
+            if path.exists():
+                return path
     raise GuideError(f"no guide for {set_id} version {version} profile {profile or '-'}")
+
+
+@cache
+def find_guide(set_id: str, version: str, profile: str = "", root: Path = MAPPING,
+               overlay: str = "") -> Guide:
+    """The guide for a transaction set and GS08 version (see guide_path), with the partner
+    overlay `overlay` merged over it when it has a file for this set. Compiled once."""
+    path = guide_path(set_id, version, profile, root)
+    found = overlay_path(overlay, set_id, version, root) if overlay else None
+    return load_guide(path, root, load_overlay(found) if found else None)

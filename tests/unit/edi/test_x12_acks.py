@@ -106,3 +106,39 @@ def test_ta1_reply_interchange_round_trips():
     assert text.endswith("~TA1*000000101*240101*1200*A*000~IEA*0*000000077~")
     (reply,) = parse(text.encode())
     assert reply.accepted and [s.elements[4] for s in reply.ta1] == ["A"]
+
+
+def test_999_we_write_reads_back_as_a_functional_ack_document():
+    from gateway.translate.inbound import translate_ack
+    from gateway.translate.schemas import validate_document
+
+    data = interchange(po("0001"), po("0002"), isa=ISA.replace("*00401*", "*00501*"))
+    _, group, sets = group_and_sets(data.replace(b"*X*004010~", b"*X*005010~"))
+    problems = [Problem(SEGMENT, "I4", "not used", "TD5", 4, 0, -1, loop_id=""),
+                Problem(ELEMENT, "7", "bad code", "PO1", 5, 0, -1, element=3, component=0,
+                        element_ref="355", loop_id="PO1", value="XX")]
+    ack = functional_ack(group, [(sets[0], problems), (sets[1], [])], 3)
+    data = write_interchange(reply_isa(group.interchange, 9, when=WHEN),
+                             [(reply_gs(group, 4, WHEN), [ack])], Delimiters("*", ">", "~"))
+    (ic,) = parse(data.encode())
+    doc = translate_ack(ic.groups[0].sets[0])
+    validate_document(doc, "functional_ack")
+    assert doc["envelope"]["functional_id"] == "FA"
+    assert doc["envelope"]["version"] == "005010"
+    assert {k: v for k, v in doc.items() if k != "envelope"} == {
+        "ack_type": "999", "functional_id": "PO", "group_control_number": "7",
+        "group_version": "005010", "status": "partially_accepted", "status_code": "P",
+        "sets_included": 2, "sets_received": 2, "sets_accepted": 1,
+        "sets": [
+            {"set_id": "850", "control_number": "0001", "status": "rejected",
+             "status_code": "R",
+             "errors": [{"code": "5", "meaning": "one or more segments in error"}],
+             "segments": [
+                 {"segment_id": "TD5", "position": 4, "code": "I4",
+                  "meaning": 'implementation "not used" segment present'},
+                 {"segment_id": "PO1", "position": 5, "loop": "PO1", "code": "8",
+                  "meaning": "segment has data element errors",
+                  "elements": [{"position": 3, "element_ref": "355", "code": "7",
+                                "meaning": "invalid code value", "value": "XX"}]}]},
+            {"set_id": "850", "control_number": "0002", "status": "accepted",
+             "status_code": "A"}]}

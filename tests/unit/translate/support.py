@@ -41,3 +41,8 @@ def one_set(set_id: str, body: list[str], control: str = "0001") -> TransactionS
             f"GS*{FUNCTIONAL_IDS[set_id]}*SENDER*RECEIVER*20240101*1200*7*X*004010~"
             + "~".join(segments) + "~GE*1*7~IEA*1*000000101~")
     return read_back(text.encode())
+
+
+def content(doc: dict) -> dict:
+    """A document without its envelope: what the map made of the set."""
+    return {k: v for k, v in doc.items() if k != "envelope"}
