@@ -1,15 +1,18 @@
 """``gateway customs``: check a consignment against a regime's rules as the customs handler
-would (nothing stored or sent), and list the filings in the store, daemon running or not."""
+would (nothing stored or sent); list consignments, their state and filings, and show one's
+history, daemon running or not; amend a rejected consignment and file it again."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
+import time
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 
-STATES = ("refused", "simulated", "filed", "accepted", "rejected")
+from gateway.customs.lifecycle import STATES
 
 
 class Unreadable(Exception):
@@ -173,61 +176,199 @@ def cmd_check(args) -> int:
     return 1 if errors else 0
 
 
-def thd_filings(conn, *, partner_id: str | None = None, status: str | None = None,
-                limit: int = 50) -> list[dict]:
-    """Filings, newest first, with their findings and receipt decoded."""
-    from sqlalchemy import select
+def thd_consignments(conn, *, partner_id: str | None = None, state: str | None = None,
+                     reference: str | None = None, limit: int = 50) -> list[dict]:
+    """Consignments, last changed first, with their number of filings (every document of every
+    version), the last check's findings, the last rejection's reasons and the latest receipt."""
+    from sqlalchemy import func, select
 
-    from gateway.store.schema import customs_filings as t
+    from gateway.store.schema import customs_consignments as c
+    from gateway.store.schema import customs_filings as f
 
-    query = select(t).order_by(t.c.created_at.desc(), t.c.id).limit(limit)
-    if partner_id:
-        query = query.where(t.c.partner_id == partner_id)
-    if status:
-        query = query.where(t.c.status == status)
+    match = (f.c.partner_id == c.c.partner_id) & (f.c.consignment == c.c.consignment)
+    filings = select(func.count()).where(match).scalar_subquery()
+    receipt = (select(f.c.receipt).where(match, f.c.receipt.is_not(None))
+               .order_by(f.c.updated_at.desc()).limit(1).scalar_subquery())
+    query = (select(c, filings.label("filings"), receipt.label("receipt"))
+             .order_by(c.c.updated_at.desc(), c.c.id).limit(limit))
+    for column, value in (("partner_id", partner_id), ("state", state),
+                          ("consignment", reference)):
+        if value:
+            query = query.where(c.c[column] == value)
     rows = []
     for row in conn.execute(query):
         row = dict(row._mapping)
-        row["findings"] = json.loads(row["findings"]) if row["findings"] else []
-        row["receipt"] = json.loads(row["receipt"]) if row["receipt"] else None
+        for key in ("findings", "reasons", "receipt"):
+            row[key] = json.loads(row[key]) if row[key] else None
         rows.append(row)
     return rows
 
 
-def note(filing: dict) -> str:
-    """What a filing's state rests on: the receipt's meaning, else its first finding."""
-    receipt, findings = filing["receipt"], filing["findings"]
+def thd_history(conn, consignment_id: str) -> dict:
+    """A consignment's filings and events, oldest first."""
+    from sqlalchemy import select
+
+    from gateway.store.schema import customs_consignments as c
+    from gateway.store.schema import customs_events as e
+    from gateway.store.schema import customs_filings as f
+
+    row = conn.execute(select(c).where(c.c.id == consignment_id)).one()
+    filings = conn.execute(select(f).where(
+        f.c.partner_id == row.partner_id, f.c.consignment == row.consignment)
+        .order_by(f.c.version, f.c.kind)).all()
+    events = conn.execute(select(e).where(e.c.consignment_id == consignment_id)
+                          .order_by(e.c.id)).all()
+    return {"filings": [dict(r._mapping) for r in filings],
+            "events": [dict(r._mapping, detail=json.loads(r.detail) if r.detail else None)
+                       for r in events]}
+
+
+def note(consignment: dict) -> str:
+    """What a consignment's state rests on: the rejection's reasons, the check's first problem,
+    or the latest receipt."""
+    reasons, findings, receipt = (consignment[k] for k in ("reasons", "findings", "receipt"))
+    if consignment["state"] == "rejected" and reasons:
+        first = reasons[0]
+        field = f" ({first['field']})" if first.get("field") else ""
+        more = f" (+{len(reasons) - 1} more)" if len(reasons) > 1 else ""
+        return f"{first['code']}: {first['message']}{field}{more}"
+    if consignment["state"] == "draft" and findings:
+        first = findings[0]
+        more = f" (+{len(findings) - 1} more)" if len(findings) > 1 else ""
+        return f"{first['rule']} {first['where']}: {first['message']}{more}"
     if receipt:
         return receipt.get("meaning") or receipt.get("note") or receipt.get("status") or ""
-    if not findings:
-        return ""
-    first = findings[0]
-    more = f" (+{len(findings) - 1} more)" if len(findings) > 1 else ""
-    return f"{first['rule']} {first['where']}: {first['message']}{more}"
+    return ""
 
 
 def cmd_status(args) -> int:
     from gateway.cli import _config, _store, _table, _when
 
-    filings = _store(_config(args)).transaction(thd_filings, partner_id=args.partner,
-                                                status=args.state, limit=args.limit)
+    found = _store(_config(args)).transaction(thd_consignments, partner_id=args.partner,
+                                              state=args.state, limit=args.limit)
     if args.json:
-        print(json.dumps([dict(f, note=note(f)) for f in filings], indent=2, ensure_ascii=False))
+        print(json.dumps([dict(c, note=note(c)) for c in found], indent=2, ensure_ascii=False))
         return 0
-    rows = [("CONSIGNMENT", "PARTNER", "REGIME", "KIND", "STATUS", "FILE", "CREATED", "UPDATED",
-             "RECEIPT / FINDING")]
-    rows += [(f["consignment"], f["partner_id"], f["regime"], f["kind"] or "-", f["status"],
-              f["filename"] or "-", _when(f["created_at"]), _when(f["updated_at"]),
-              note(f)[:100]) for f in filings]
+    rows = [("CONSIGNMENT", "PARTNER", "REGIME", "STATE", "VERSION", "FILINGS", "PROBLEMS",
+             "UPDATED", "REASON / PROBLEM / RECEIPT")]
+    rows += [(c["consignment"], c["partner_id"], c["regime"], c["state"], c["version"],
+              c["filings"], c["problems"], _when(c["updated_at"]), note(c)[:100])
+             for c in found]
     if len(rows) == 1:
-        rows.append(("(no filings)",) + ("",) * 8)
+        rows.append(("(no consignments)",) + ("",) * 8)
     _table(rows)
     return 0
 
 
+def _one(db, reference: str, partner_id: str | None) -> dict:
+    found = db.transaction(thd_consignments, partner_id=partner_id, reference=reference)
+    if not found:
+        raise Unreadable(f"no consignment {reference!r}"
+                         f"{f' of partner {partner_id}' if partner_id else ''}")
+    if len(found) > 1:
+        raise Unreadable(f"consignment {reference!r} is declared by several partners "
+                         f"({', '.join(c['partner_id'] for c in found)}): name one with --partner")
+    return found[0]
+
+
+def cmd_show(args) -> int:
+    from gateway.cli import _config, _store, _when
+
+    db = _store(_config(args))
+    try:
+        consignment = _one(db, args.consignment, args.partner)
+    except Unreadable as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    history = db.transaction(thd_history, consignment["id"])
+    if args.json:
+        print(json.dumps(dict(consignment, **history), indent=2, ensure_ascii=False))
+        return 0
+    c = consignment
+    print(f"{c['consignment']} ({c['partner_id']}, {c['regime']}): {c['state']}, version "
+          f"{c['version']}, {c['filings']} filing(s), {c['problems']} problem(s)")
+    for f in history["filings"]:
+        print(f"  v{f['version']} {f['kind']:9} {f['status']:9} {f['filename']}")
+    for e in history["events"]:
+        detail = "" if e["detail"] is None else json.dumps(e["detail"], ensure_ascii=False)
+        print(f"  {_when(e['at'])}  v{e['version']} {e['event']:11} {e['actor']}  {detail[:200]}")
+    return 0
+
+
+def cmd_amend(args) -> int:
+    """File a rejected (or refused) consignment again from a corrected FILE, as the next version."""
+    from gateway.archive import Archive
+    from gateway.cli import _config, _store
+    from gateway.customs.lifecycle import OutOfTurn
+    from gateway.partners import load_partners
+    from gateway.route.handlers.customs import (
+        Attempt,
+        _products,
+        build,
+        keep,
+        next_version,
+        thd_consignment,
+        thd_out_of_turn,
+        thd_record,
+    )
+
+    config = _config(args)
+    settings = config.customs
+    db = _store(config)
+    actor, path = f"operator:{getpass.getuser()}", Path(args.file)
+    try:
+        found = _one(db, args.consignment, args.partner)
+        current = db.transaction(thd_consignment, found["partner_id"], found["consignment"])
+        partner_customs = _partner_customs(config, current["partner_id"])
+        broker = None
+        if settings.broker and not settings.simulate:
+            broker = load_partners(config).partners.get(settings.broker)
+            if broker is None:
+                raise Unreadable(f"customs.broker {settings.broker!r} is not a partner")
+        doc = _read_json(path)
+        products = _load(_products, settings.products, "products")
+        seller, identities = _seller(settings)
+        data = _data(settings)
+        source = _consignment_input(path, doc, partner_customs, seller, products)
+        declared = str(source.get("id") if isinstance(source, dict) else None)[:64]
+        if declared != current["consignment"]:
+            raise Unreadable(f"{path}: declares consignment {declared!r}, not "
+                             f"{current['consignment']!r}")
+    except Unreadable as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    try:
+        version = next_version(current)
+    except OutOfTurn as e:
+        db.transaction(thd_out_of_turn, current, e, actor=actor, now=time.time())
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    attempt = Attempt(current["partner_id"], current["regime"], current["consignment"], version)
+    archive = Archive(config.gateway.data_dir)
+    build(attempt, source, products, identities, data,
+          lambda filing: keep(archive, settings.filings_dir, filing))
+    outcome = db.transaction(thd_record, attempt, broker=broker, simulate=settings.simulate,
+                             actor=actor, now=time.time(), domain=config.gateway.node_name)
+    if outcome == "refused":
+        for f in attempt.findings:
+            print(f"{f['severity']} {f['rule']} {f['where']}: {f['message']}")
+        print(f"error: consignment {attempt.reference} not filed: {len(attempt.findings)} "
+              "problem(s); it stays a draft", file=sys.stderr)
+        return 1
+    if outcome not in ("filed", "amended", "simulated"):
+        print(f"error: consignment {attempt.reference} changed meanwhile: see `gateway customs "
+              f"show {attempt.reference}`", file=sys.stderr)
+        return 1
+    sent = (f"queued to {broker.id}" if broker is not None else
+            "simulation: nothing sent" if settings.simulate else "written, no broker set")
+    print(f"{attempt.reference} ({attempt.regime}): filed as version {version}: "
+          f"{', '.join(f['filename'] for f in attempt.files)} ({sent})")
+    return 0
+
+
 def add_parser(subparsers) -> None:
-    """Register ``gateway customs check`` and ``gateway customs status``."""
-    group = subparsers.add_parser("customs", help="check consignments, list filings")
+    """Register ``gateway customs check``, ``status``, ``show`` and ``amend``."""
+    group = subparsers.add_parser("customs", help="check, list, show and amend consignments")
     sub = group.add_subparsers(dest="customs", required=True)
     check = sub.add_parser("check", help="check a consignment (the customs library's JSON, or an "
                            "internal order with --partner) against a regime's rules; exit 1 on "
@@ -237,9 +378,23 @@ def add_parser(subparsers) -> None:
     check.add_argument("--partner", help="read FILE as an internal document "
                        '({"document_type": "order", "document": {...}}) with its customs settings')
     check.set_defaults(fn=cmd_check)
-    status = sub.add_parser("status", help="filings in the store, newest first")
+    status = sub.add_parser("status", help="consignments in the store, last changed first: "
+                            "state, version, number of filings, problems")
     status.add_argument("--partner")
     status.add_argument("--state", choices=STATES)
     status.add_argument("--limit", type=int, default=50)
     status.add_argument("--json", action="store_true")
     status.set_defaults(fn=cmd_status)
+    show = sub.add_parser("show", help="one consignment: its filings and its history (every "
+                          "check, filing, receipt and refused step)")
+    show.add_argument("consignment")
+    show.add_argument("--partner", help="whose consignment, when several partners declare it")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(fn=cmd_show)
+    amend = sub.add_parser("amend", help="file a rejected (or refused) consignment again from a "
+                           "corrected FILE, as its next version; exit 1 when refused")
+    amend.add_argument("consignment")
+    amend.add_argument("file", help="the customs library's consignment JSON, or an internal "
+                       'order or ship notice ({"document_type": "order", "document": {...}})')
+    amend.add_argument("--partner", help="whose consignment, when several partners declare it")
+    amend.set_defaults(fn=cmd_amend)

@@ -19,6 +19,22 @@ MDNS = Counter("gateway_mdns_total", "MDNs sent for received messages and receiv
 MDN_LATENCY = Histogram("gateway_mdn_latency_seconds", "From sending a message to its MDN",
                         ["partner"], buckets=(.1, .5, 1, 5, 15, 60, 300, 900, 3600, 14400))
 
+AS2_MESSAGES = Counter("gateway_as2_messages_total", "AS2 messages settled, by partner, direction "
+                       "and disposition: processed, duplicate-document or the RFC 4130 error of "
+                       "the MDN, and for sent ones also no-mdn, mic-mismatch, invalid-mdn or "
+                       "mdn-timeout", ["partner", "direction", "disposition"])
+AS2_BYTES = Counter("gateway_as2_message_bytes_total", "Bytes of the AS2 messages counted in "
+                    "gateway_as2_messages_total (received: the body as posted; sent: the payload)",
+                    ["partner", "direction", "disposition"])
+AS2_PENDING_MDNS = Gauge("gateway_as2_pending_mdns", "Async MDNs outstanding: sent = we owe the "
+                         "partner one not yet delivered, received = we await the partner's",
+                         ["partner", "direction"])
+AS2_PENDING_MDN_AGE = Gauge("gateway_as2_pending_mdn_oldest_age_seconds",
+                            "Age of the oldest outstanding async MDN", ["partner", "direction"])
+TLS_HANDSHAKE_FAILURES = Counter("gateway_tls_handshake_failures_total", "TLS handshakes refused "
+                                 "or failed on a listener, by the reason OpenSSL gives",
+                                 ["listener", "reason"])
+
 SFTP_SESSIONS = Counter("gateway_sftp_sessions_total", "SFTP sessions opened", ["partner"])
 SFTP_AUTH_FAILURES = Counter("gateway_sftp_auth_failures_total", "Failed SFTP logins by reason",
                              ["reason"])
@@ -39,8 +55,12 @@ ACKS_OVERDUE = Gauge("gateway_acks_overdue", "Interchanges we sent whose 997/999
 DOCUMENTS = Counter("gateway_documents_total", "Documents translated to internal JSON",
                     ["partner", "doc_type"])
 CUSTOMS_FILINGS = Counter("gateway_customs_filings_total", "Customs filings, by outcome (filed, "
-                          "accepted, rejected, refused by the checks)",
-                          ["partner", "regime", "outcome"])
+                          "amended: re-filed after a rejection, simulated, accepted, rejected, "
+                          "refused by the checks, out-of-turn: a document for a consignment "
+                          "that may not be filed again)", ["partner", "regime", "outcome"])
+CUSTOMS_RECEIPTS = Counter("gateway_customs_receipts_total", "Customs receipt entries, by outcome "
+                           "(settled, interim, out-of-turn, unmatched, malformed)",
+                           ["partner", "outcome"])
 CUSTOMS_OVERDUE = Gauge("gateway_customs_filings_overdue", "Filings still without a receipt after "
                         "customs.receipt_timeout_s", ["partner", "regime"])
 

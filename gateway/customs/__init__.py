@@ -1,7 +1,8 @@
 """Customs domain library: consignments, data-driven checks, filings and receipts (EU, CN, US).
 
 Pure: no network, no database. ``check`` finds problems, ``build_filings`` refuses while any
-error finding remains, ``parse_receipt`` reads China Customs receipts.
+error finding remains, ``parse_receipt`` reads China Customs receipts and brokers' JSON
+receipts, ``lifecycle`` says which steps a consignment's state allows.
 """
 
 from __future__ import annotations
@@ -41,14 +42,16 @@ def check(consignment: Consignment, regime: str, data: CustomsData | None = None
 
 
 def build_filings(consignment: Consignment, regime: str, data: CustomsData | None = None,
-                  now=None) -> list[Filing]:
-    """The documents to file: EU H7 JSON, US entry JSON, or China CEB303, CEB505 and CEB603."""
+                  now=None, version: int = 1) -> list[Filing]:
+    """The documents to file: EU H7 JSON, US entry JSON, or China CEB303, CEB505 and CEB603.
+    ``version`` counts the consignment's filings: above 1 the documents amend the earlier ones."""
     data = data or default_data()
     found = errors(check(consignment, regime, data))
     if found:
         raise FilingRefused(found)
     if regime == "eu":
-        return [json_filing("H7", consignment.id, eu.h7_document(consignment, data))]
+        return [json_filing("H7", consignment.id, eu.h7_document(consignment, data), version)]
     if regime == "us":
-        return [json_filing("US-ENTRY", consignment.id, us.entry_document(consignment, data))]
-    return ceb.filings(consignment, data, now)
+        return [json_filing("US-ENTRY", consignment.id, us.entry_document(consignment, data),
+                            version)]
+    return ceb.filings(consignment, data, now, version)

@@ -6,6 +6,8 @@ dxp_id, and {code, name} for ebp (platform), ebc (seller), logistics, agent and 
 owner (default ebc) and cop (the transmitting enterprise, default agent); optional pod,
 wrap_type, statistics_flag, app_status, ems_no, iac {code, name} (bonded 1210 exports).
 Messages leave unsigned: appStatus 2 messages are signed (SM2/SM3) by the China E-Port client.
+A first filing is appType 1 (new); an amendment re-filed after customs returned it is appType 2
+(change) of the same orderNo/copNo/logisticsNo, under a new guid.
 """
 
 from __future__ import annotations
@@ -59,8 +61,9 @@ def envelope(kind: str, profile: dict, bodies) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
-def head(profile: dict, now) -> list:
-    return [("guid", new_guid()), ("appType", "1"), ("appTime", app_time(now)),
+def head(profile: dict, now, version: int = 1) -> list:
+    return [("guid", new_guid()), ("appType", "1" if version == 1 else "2"),
+            ("appTime", app_time(now)),
             ("appStatus", profile.get("app_status", "2"))]
 
 
@@ -68,13 +71,13 @@ def _gname(line) -> str:
     return (line.product.name_cn or line.description)[:250]
 
 
-def order(c, data, now=None) -> bytes:
+def order(c, data, now=None, version: int = 1) -> bytes:
     p, codes = c.identities.cn, data.cn
     currency = codes["currencies"][c.currency]
 
     def body(root):
         node = append(root, "Order", [])
-        append(node, "OrderHead", head(p, now) + [
+        append(node, "OrderHead", head(p, now, version) + [
             ("orderType", codes["order_types"][p["trade_mode"]]), ("orderNo", c.id),
             ("ebpCode", p["ebp"]["code"]), ("ebpName", p["ebp"]["name"]),
             ("ebcCode", p["ebc"]["code"]), ("ebcName", p["ebc"]["name"]),
@@ -93,10 +96,10 @@ def gross_weight(c) -> Decimal:
     return c.gross_weight_kg if c.gross_weight_kg is not None else c.net_weight_kg
 
 
-def waybill(c, data, now=None) -> bytes:
+def waybill(c, data, now=None, version: int = 1) -> bytes:
     p = c.identities.cn
     info = "; ".join(dict.fromkeys(_gname(line) for line in c.lines))
-    return envelope("505", p, [lambda root: append(root, "Logistics", head(p, now) + [
+    return envelope("505", p, [lambda root: append(root, "Logistics", head(p, now, version) + [
         ("logisticsCode", p["logistics"]["code"]), ("logisticsName", p["logistics"]["name"]),
         ("logisticsNo", c.waybill), ("freight", c.freight), ("insuredFee", Decimal(0)),
         ("currency", data.cn["currencies"][c.currency]), ("grossWeight", gross_weight(c)),
@@ -105,14 +108,14 @@ def waybill(c, data, now=None) -> bytes:
         ("ebcTelephone", c.consignor.phone[:50] or None)])])
 
 
-def inventory(c, data, now=None) -> bytes:
+def inventory(c, data, now=None, version: int = 1) -> bytes:
     p, codes = c.identities.cn, data.cn
     currency, country = codes["currencies"][c.currency], codes["countries"][c.destination]
     owner, iac = p.get("owner") or p["ebc"], p.get("iac") or {}
 
     def body(root):
         node = append(root, "Inventory", [])
-        append(node, "InventoryHead", head(p, now) + [
+        append(node, "InventoryHead", head(p, now, version) + [
             ("customsCode", p["customs_code"]),
             ("ebpCode", p["ebp"]["code"]), ("ebpName", p["ebp"]["name"]), ("orderNo", c.id),
             ("logisticsCode", p["logistics"]["code"]), ("logisticsName", p["logistics"]["name"]),
@@ -144,6 +147,7 @@ def inventory(c, data, now=None) -> bytes:
     return envelope("603", p, [body])
 
 
-def filings(c, data, now=None) -> list[Filing]:
-    return [Filing("xml", filename(f"CEB{kind}", c.id, "xml"), build(c, data, now))
+def filings(c, data, now=None, version: int = 1) -> list[Filing]:
+    return [Filing("xml", filename(f"CEB{kind}", c.id, "xml", version),
+                   build(c, data, now, version))
             for kind, build in (("303", order), ("505", waybill), ("603", inventory))]

@@ -22,12 +22,15 @@ class FilingRefused(ValueError):
         super().__init__("; ".join(f"{f.rule_id} at {f.where}: {f.message}" for f in findings))
 
 
-def filename(kind: str, consignment_id: str, suffix: str) -> str:
+def filename(kind: str, consignment_id: str, suffix: str, version: int = 1) -> str:
+    """``H7_SO-1001.json``; an amendment's own ``H7_SO-1001_v2.json``, never the first's."""
     # Ids come from partners: keep file names portable and free of path separators.
     safe = re.sub(r"[^A-Za-z0-9_-]+", "_", consignment_id).strip("_")[:60] or "unnamed"
-    return f"{kind}_{safe}.{suffix}"
+    return f"{kind}_{safe}{f'_v{version}' if version > 1 else ''}.{suffix}"
 
 
-def json_filing(kind: str, consignment_id: str, document: dict) -> Filing:
-    content = json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
-    return Filing("json", filename(kind, consignment_id, "json"), content)
+def json_filing(kind: str, consignment_id: str, document: dict, version: int = 1) -> Filing:
+    """The document with its ``version``: 1 first, then one more per amendment re-filed."""
+    content = json.dumps({**document, "version": version}, ensure_ascii=False,
+                         indent=2).encode("utf-8")
+    return Filing("json", filename(kind, consignment_id, "json", version), content)

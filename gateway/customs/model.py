@@ -25,26 +25,25 @@ ignored, ``?`` marks optional keys)::
     }
 
 Prices and quantities may be JSON numbers or decimal strings. Structural faults (not an object,
-a malformed number, an unknown SKU, control characters, absurd sizes) raise InputError naming
-the consignment and the JSON path; missing party fields are left empty for the rules to report.
+a malformed number, an unknown SKU, control characters, lone surrogates and other text no filing
+can carry, absurd sizes) raise InputError naming the consignment and the JSON path; missing party fields are left empty for the rules to report.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 
 from gateway.customs.products import Product
+from gateway.customs.text import text_problem
 
 MAX_TEXT = 4096
 MAX_LINES = 999
 # Beyond this a value is a typo or an attack, and the CEB decimals (19 digits) would overflow.
 MAX_AMOUNT = Decimal(10) ** 12
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 PARTY_FIELDS = ("name", "street", "city", "postcode", "country", "phone")
 
 
@@ -119,6 +118,18 @@ class Consignment:
         return sum((line.qty * line.product.weight_kg for line in self.lines), Decimal(0))
 
 
+def _check_texts(node, where: str) -> None:
+    """Every text in a nested mapping (the China profile) can be filed."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _check_texts(value, f"{where}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            _check_texts(value, f"{where}[{i}]")
+    elif isinstance(node, str) and (problem := text_problem(node)):
+        raise InputError("-", where, problem)
+
+
 def load_identities(doc) -> Identities:
     """The seller's identities from a dict (YAML/JSON): eori, ioss, us_importer, cn."""
     if not isinstance(doc, dict):
@@ -126,6 +137,7 @@ def load_identities(doc) -> Identities:
     cn = doc.get("cn") or {}
     if not isinstance(cn, dict):
         raise InputError("-", "identities.cn", "expected an object")
+    _check_texts({k: doc.get(k) for k in ("eori", "ioss", "us_importer", "cn")}, "identities")
     fields = {k: str(doc.get(k) or "").strip().upper() for k in ("eori", "ioss", "us_importer")}
     return Identities(cn=MappingProxyType(dict(cn)), **fields)
 
@@ -147,8 +159,9 @@ class _Reader:
         value = str(value).strip()
         if len(value) > MAX_TEXT:
             self.fail(where, f"text of {len(value)} characters exceeds {MAX_TEXT}")
-        if _CONTROL.search(value):
-            self.fail(where, "text contains control characters")
+        problem = text_problem(value)
+        if problem:
+            self.fail(where, problem)
         if required and not value:
             self.fail(where, "missing")
         return value

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from ruamel.yaml import YAML, YAMLError
 
+from gateway.customs.text import text_problem
+
 REQUIRED = ("sku", "hs_code", "origin", "description", "customs_value", "currency")
 
 
@@ -57,6 +59,9 @@ def _product(row: dict, where: str) -> Product:
         text = str(row[key] if row[key] is not None else "").strip()
         if not text:
             continue  # an empty cell keeps the default
+        problem = text_problem(text)
+        if problem:
+            raise ProductError(f"{where}: {key}: {problem}")
         if key in _DECIMALS:
             try:
                 number = Decimal(text)
@@ -94,4 +99,8 @@ def parse_products(text: str, name: str) -> dict[str, Product]:
 
 def load_products(path: str | Path) -> dict[str, Product]:
     path = Path(path)
-    return parse_products(path.read_text(encoding="utf-8"), path.name)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ProductError(f"{path.name}: not UTF-8 (byte {e.start})") from None
+    return parse_products(text, path.name)

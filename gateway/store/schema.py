@@ -182,6 +182,43 @@ Index("ix_reconcile_discrepancies_po", reconcile_discrepancies.c.partner_id,
 Index("ix_reconcile_discrepancies_invoice", reconcile_discrepancies.c.partner_id,
       reconcile_discrepancies.c.invoice_number)
 
+# Customs consignments: one row per order or shipment declared, its state and filing version.
+customs_consignments = Table(
+    "customs_consignments", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("partner_id", String(64), nullable=False),      # whose order or shipment
+    Column("regime", String(8), nullable=False),           # eu | cn | us
+    Column("consignment", String(64), nullable=False),     # order or shipment id
+    Column("waybill", String(64)),                         # the carrier's number (CEB506 names it)
+    Column("state", String(16), nullable=False),           # draft | checked | filed | accepted | rejected
+    Column("version", Integer, nullable=False),            # filings made: 0 until first filed
+    Column("problems", Integer, nullable=False),           # error findings of the last check
+    Column("findings", Text),                              # JSON: the last check's findings
+    Column("reasons", Text),                               # JSON: the authority's last rejection
+    Column("document_id", String(36), ForeignKey("documents.id")),   # the latest document read
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("partner_id", "consignment", name="uq_customs_consignments_partner"),
+)
+Index("ix_customs_consignments_consignment", customs_consignments.c.consignment)
+Index("ix_customs_consignments_waybill", customs_consignments.c.waybill)
+Index("ix_customs_consignments_state", customs_consignments.c.state,
+      customs_consignments.c.updated_at)
+
+# A consignment's history: every check, filing, receipt and refused step, oldest first.
+customs_events = Table(
+    "customs_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("consignment_id", String(36), ForeignKey("customs_consignments.id"), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("version", Integer, nullable=False),            # the filing version it concerns
+    Column("event", String(16), nullable=False),           # drafted | amended | checked | refused | filed | simulated | receipt | accepted | rejected | out-of-turn
+    Column("document_id", String(36), ForeignKey("documents.id")),   # the document read, if any
+    Column("actor", String(64), nullable=False),           # node name or operator
+    Column("detail", Text),                                # JSON: findings, files, receipt, error
+)
+Index("ix_customs_events_consignment", customs_events.c.consignment_id, customs_events.c.id)
+
 # Customs filings: one row per filed document, from the checks through the authority's receipt.
 customs_filings = Table(
     "customs_filings", metadata,
@@ -193,12 +230,13 @@ customs_filings = Table(
     Column("kind", String(16)),                            # H7, US-ENTRY, CEB303, ...
     Column("filename", String(255)),
     Column("sha256", String(64)),
-    Column("status", String(16), nullable=False),          # refused | simulated | filed | accepted | rejected
+    Column("status", String(16), nullable=False),          # simulated | filed | accepted | rejected
     Column("findings", Text),                              # JSON list of the checks' findings
     Column("receipt", Text),                               # the authority's or broker's answer
     Column("message_id", String(36), ForeignKey("messages.id")),   # the outbound filing
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    Column("version", Integer, nullable=False, server_default="1"),   # the consignment's filing
     UniqueConstraint("document_id", "kind", name="uq_customs_filings_document_kind"),
 )
 Index("ix_customs_filings_consignment", customs_filings.c.consignment)

@@ -3,13 +3,13 @@
 import json
 import shutil
 import time
-import uuid
 
 import pytest
 from ruamel.yaml import YAML
 
+from gateway.customs import parse_receipt
+from gateway.route.handlers.customs import Attempt, thd_record, thd_settle
 from gateway.store.database import Database
-from gateway.store.schema import customs_filings
 from tests.support import REPO, Daemon, write_partner
 
 DATA = REPO / "tests/unit/customs/data"
@@ -114,38 +114,95 @@ def test_bad_inputs_get_one_line_errors(gw, home):
     one_line_error(check(gw, shipment, "--partner", "nobody"), "nobody")
 
 
-def filing(partner: str, consignment: str, status: str, age_s: float, **values) -> dict:
-    at = time.time() - age_s
-    return dict(id=str(uuid.uuid4()), partner_id=partner, regime="eu", consignment=consignment,
-                status=status, created_at=at, updated_at=at, **values)
-
-
-def test_status_lists_filings_newest_first_filtered_by_partner_and_state(gw, home, daemons):
+def test_status_lists_consignments_newest_first_filtered_by_partner_and_state(gw, home,
+                                                                              daemons):
     gw.command("db", "upgrade")
+    db = Database(f"sqlite:///{home / 'var/gateway.db'}")
+    files = [{"kind": "H7", "filename": "H7_PO-1.json", "sha256": "0" * 64, "size": 1}]
     findings = [{"rule": "EU-PARTY", "severity": "error", "where": "PO-2: consignee.phone",
                  "message": "The consignee phone is missing"},
                 {"rule": "EU-DESC-VAGUE", "severity": "error", "where": "PO-2 line 1: description",
                  "message": "Goods description is too vague"}]
-    receipt = {"type": "CEB604", "status": "399", "note": "ok", "meaning": "cleared"}
-    db = Database(f"sqlite:///{home / 'var/gateway.db'}")
-    with db.engine.begin() as conn:
-        for row in [
-            filing("shop", "PO-1", "filed", 300, kind="H7", filename="H7_PO-1.json"),
-            filing("shop", "PO-2", "refused", 200, kind="checks", findings=json.dumps(findings)),
-            filing("tmall", "CN-3", "accepted", 100, kind="CEB603", filename="CEB603_CN-3.xml",
-                   receipt=json.dumps(receipt))]:
-            conn.execute(customs_filings.insert().values(**row))
+    for n, attempt in enumerate([Attempt("shop", "eu", "PO-1", 1, files=files),
+                                 Attempt("shop", "eu", "PO-2", 1, findings=findings),
+                                 Attempt("tmall", "eu", "CN-3", 1, files=[
+                                     dict(files[0], filename="H7_CN-3.json")])]):
+        db.transaction(thd_record, attempt, simulate=False, actor="t", now=time.time() + n)
+    receipt = json.dumps({"consignment": "CN-3", "status": "rejected", "timestamp":
+                          "2026-07-16T09:30:00Z", "reasons": [
+                              {"code": "H7-044", "message": "HS code not valid",
+                               "field": "items[0].hs_code"}]})
+    db.transaction(thd_settle, parse_receipt(receipt.encode()), actor="t", now=time.time() + 5)
     table = gw.command("customs", "status").stdout.splitlines()
-    assert table[0].split()[:5] == ["CONSIGNMENT", "PARTNER", "REGIME", "KIND", "STATUS"]
-    assert [line.split()[0] for line in table[1:]] == ["CN-3", "PO-2", "PO-1"]
-    assert "cleared" in table[1] and "CEB603_CN-3.xml" in table[1]
+    assert table[0].split()[:7] == ["CONSIGNMENT", "PARTNER", "REGIME", "STATE", "VERSION",
+                                    "FILINGS", "PROBLEMS"]
+    assert [line.split()[:7] for line in table[1:]] == [
+        ["CN-3", "tmall", "eu", "rejected", "1", "1", "0"],
+        ["PO-2", "shop", "eu", "draft", "0", "0", "2"],
+        ["PO-1", "shop", "eu", "filed", "1", "1", "0"]]
+    assert table[1].endswith("H7-044: HS code not valid (items[0].hs_code)")
     assert "EU-PARTY PO-2: consignee.phone: The consignee phone is missing (+1 more)" in table[2]
     listed = json.loads(gw.command("customs", "status", "--partner", "shop", "--json").stdout)
-    assert [f["consignment"] for f in listed] == ["PO-2", "PO-1"]
+    assert [c["consignment"] for c in listed] == ["PO-2", "PO-1"]
     assert listed[0]["findings"] == findings and listed[0]["note"].startswith("EU-PARTY")
-    refused = json.loads(gw.command("customs", "status", "--state", "refused", "--json").stdout)
-    assert [f["consignment"] for f in refused] == ["PO-2"]
+    drafts = json.loads(gw.command("customs", "status", "--state", "draft", "--json").stdout)
+    assert [c["consignment"] for c in drafts] == ["PO-2"]
     only = gw.command("customs", "status", "--partner", "shop", "--state", "accepted").stdout
-    assert "(no filings)" in only
+    assert "(no consignments)" in only
     running = daemons(ENV).start()   # the store is shared with a running daemon
-    assert "CN-3" in running.command("customs", "status", "--state", "accepted").stdout
+    assert "CN-3" in running.command("customs", "status", "--state", "rejected").stdout
+
+
+def test_amend_refiles_a_rejected_consignment_and_refuses_out_of_turn(gw, home):
+    gw.command("db", "upgrade")
+    db = Database(f"sqlite:///{home / 'var/gateway.db'}")
+    shipment = write(home, "shipment.json", SHIPMENT)
+    one_line_error(gw.command("customs", "amend", "SO-1001", shipment, check=False),
+                   "no consignment 'SO-1001'")
+
+    def settle(status, **fields):
+        doc = {"consignment": "SO-1001", "status": status, "timestamp": "2026-07-16T09:30:00Z",
+               **fields}
+        db.transaction(thd_settle, parse_receipt(json.dumps(doc).encode()), actor="t",
+                       now=time.time())
+
+    bad = json.loads(json.dumps(SHIPMENT))
+    bad["lines"][0]["description"] = "gift"
+    # A consignment refused by the checks is a draft; amending it with the same fault keeps it.
+    db.transaction(thd_record, Attempt("shop", "eu", "SO-1001", 1, findings=[
+        {"rule": "EU-DESC-VAGUE", "severity": "error", "where": "SO-1001 line 1: description",
+         "message": "vague"}]), simulate=True, actor="t", now=time.time())
+    refused = gw.command("customs", "amend", "SO-1001", write(home, "bad.json", bad),
+                         check=False)
+    assert refused.returncode == 1
+    assert "error EU-DESC-VAGUE SO-1001 line 1: description:" in refused.stdout
+    assert "not filed: 1 problem(s); it stays a draft" in refused.stderr
+
+    first = gw.command("customs", "amend", "SO-1001", shipment)
+    assert first.stdout.strip() == ("SO-1001 (eu): filed as version 1: H7_SO-1001.json "
+                                     "(simulation: nothing sent)")
+    other = json.loads(json.dumps(SHIPMENT))
+    other["id"] = "SO-2"
+    one_line_error(gw.command("customs", "amend", "SO-1001", write(home, "o.json", other),
+                              check=False), "declares consignment 'SO-2', not 'SO-1001'")
+    simulated = Daemon(home, dict(ENV, GATEWAY_CUSTOMS_SIMULATE="false"))
+    settle("rejected", reasons=[{"code": "R", "message": "no"}])  # simulated: never sent
+    second = simulated.command("customs", "amend", "SO-1001", shipment)
+    assert "filed as version 2: H7_SO-1001_v2.json (written, no broker set)" in second.stdout
+    assert json.loads((home / "var/customs/H7_SO-1001_v2.json").read_text())["version"] == 2
+    out_of_turn = simulated.command("customs", "amend", "SO-1001", shipment, check=False)
+    one_line_error(out_of_turn, "consignment SO-1001 was filed (version 2) and awaits its "
+                   "receipt: it can be amended once rejected")
+    settle("rejected", reasons=[{"code": "R", "message": "no"}])
+    assert "version 3" in simulated.command("customs", "amend", "SO-1001", shipment).stdout
+    settle("accepted")
+    one_line_error(simulated.command("customs", "amend", "SO-1001", shipment, check=False),
+                   "consignment SO-1001 was accepted (version 3): an accepted filing cannot be "
+                   "amended")
+    shown = gw.command("customs", "show", "SO-1001").stdout.splitlines()
+    assert shown[0] == "SO-1001 (shop, eu): accepted, version 3, 3 filing(s), 0 problem(s)"
+    events = [line.split()[3] for line in shown if line.startswith("  20")]
+    assert events == ["drafted", "refused", "drafted", "refused", "drafted", "checked",
+                      "simulated", "receipt", "out-of-turn", "amended", "checked", "filed",
+                      "out-of-turn", "receipt", "rejected", "amended", "checked", "filed",
+                      "receipt", "accepted", "out-of-turn"]
