@@ -20,6 +20,7 @@ from gateway.archive import Archive
 from gateway.as2 import inbound, outbound
 from gateway.as2.keys import Identity
 from gateway.as2.server import as2_site
+from gateway.as2.stats import refresh_pending_mdns
 from gateway.config import Config
 from gateway.health import ops_site
 from gateway.partners import PartnerSet, load_partners
@@ -30,7 +31,7 @@ from gateway.runtime import Runtime
 from gateway.sftp.service import SftpTransport
 from gateway.store import acks, jobs, messages
 from gateway.store.database import Database, thd_ping
-from gateway.tls import server_options
+from gateway.tls import HandshakeWatch, server_options
 from gateway.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,8 @@ class Gateway(MultiService):
         as2 = as2_site(self.rt, identity)
         internet.TCPServer(config.as2.port, as2, interface=config.as2.host).setServiceParent(self)
         if config.as2.tls_port is not None:
-            internet.SSLServer(config.as2.tls_port, as2, server_options(config),
+            internet.SSLServer(config.as2.tls_port, HandshakeWatch(as2, "as2"),
+                               server_options(config),
                                interface=config.as2.host).setServiceParent(self)
         if config.sftp.enabled:
             self.sftp.services().setServiceParent(self)
@@ -184,6 +186,7 @@ class Gateway(MultiService):
                 if row["status"] == "dead":
                     dead += row["count"]
             metrics.DEAD_LETTERS.set(dead)
+            await refresh_pending_mdns(self.db, now)
             overdue: dict[str, int] = {}
             for partner_id, sent_at in await self.db.run(acks.thd_awaiting):
                 partner = self.rt.partners.partners.get(partner_id)

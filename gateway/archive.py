@@ -10,6 +10,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 CHUNK = 1024 * 1024
@@ -117,6 +118,13 @@ class Archive:
     def put(self, data: bytes) -> tuple[str, int]:
         spool = self.spool_file()
         spool.write(data)
+        return spool.commit()
+
+    def put_chunks(self, chunks: Iterable[bytes], limit: int | None = None) -> tuple[str, int]:
+        """Archive a payload that arrives in chunks (never whole in memory)."""
+        spool = self.spool_file(limit)
+        for chunk in chunks:
+            spool.write(chunk)
         return spool.commit()
 
     def put_file(self, source: Path, limit: int | None = None) -> tuple[str, int]:

@@ -1,15 +1,21 @@
 """CMS (RFC 5652) as AS2 uses it: detached SignedData, (Auth)EnvelopedData and CompressedData.
 
-asn1crypto builds and reads the structures (including the BER indefinite-length encodings that
-`openssl cms -stream` and many AS2 products emit); every cryptographic operation is `cryptography`.
+asn1crypto builds the structures and reads their small parts (recipient and signer infos,
+algorithm identifiers); received structures are walked with `ber.Reader`, so their content,
+which may be as large as the message, streams from a file to a file in chunks, in DER or the
+BER indefinite-length encodings that `openssl cms -stream` and many AS2 products emit. Every
+cryptographic operation is `cryptography`.
 """
 
 import base64
 import contextlib
 import datetime as dt
+import io
 import os
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import BinaryIO
 
 from asn1crypto import algos, cms, core
 from asn1crypto import x509 as ax509
@@ -18,7 +24,7 @@ from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives import padding as block_padding
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -27,7 +33,10 @@ from gateway.as2 import (
     DecompressionFailed,
     DecryptionFailed,
     UnexpectedProcessingError,
+    ber,
 )
+from gateway.as2.ber import CONTEXT, INTEGER, OCTET_STRING, OID, SEQUENCE, SET, UNIVERSAL
+from gateway.as2.stream import Span
 
 _HASHES = {
     "sha1": hashes.SHA1,
@@ -78,19 +87,24 @@ def micalg(alg: str) -> str:
     return "sha-" + digest_name(alg)[3:]
 
 
-def _hash(alg: str) -> hashes.HashAlgorithm:
+def hash_algorithm(alg: str) -> hashes.HashAlgorithm:
     return _HASHES[digest_name(alg)]()
 
 
 def digest(data: bytes, alg: str) -> bytes:
-    h = hashes.Hash(_hash(alg))
+    h = hashes.Hash(hash_algorithm(alg))
     h.update(data)
     return h.finalize()
 
 
 def mic(data: bytes, alg: str) -> str:
     """RFC 4130 §7.3.1 Received-Content-MIC, naming the algorithm as the requester spelled it."""
-    return f"{base64.b64encode(digest(data, alg)).decode('ascii')}, {alg.strip()}"
+    return mic_of(lambda name: digest(data, name), alg)
+
+
+def mic_of(content_digest: Callable[[str], bytes], alg: str) -> str:
+    """`mic` of content known by its digests: ``content_digest('sha256')``."""
+    return f"{base64.b64encode(content_digest(digest_name(alg))).decode('ascii')}, {alg.strip()}"
 
 
 def cipher_name(alg: str) -> str:
@@ -115,20 +129,39 @@ def _structure(error: type, where: str) -> Iterator[None]:
         raise error(f"{where}: malformed or truncated ASN.1 ({exc})") from exc
 
 
-def _content_info(der: bytes, expected: Sequence[str], error: type, where: str) -> core.Asn1Value:
-    with _structure(error, where):
-        info = cms.ContentInfo.load(der)
-        ctype = info["content_type"].native
-        if ctype not in expected:
-            raise error(f"{where}: CMS content type is {ctype}, expected {' or '.join(expected)}")
-        return info["content"]
+def _content_info(
+    reader: ber.Reader, expected: Sequence[str] | None, error: type, where: str
+) -> str:
+    """Check the whole ContentInfo's framing, then enter it up to its content; its type.
+
+    `expected` None takes any type."""
+    start = reader.pos
+    reader.skip(reader.expect(UNIVERSAL, SEQUENCE, True, "a ContentInfo SEQUENCE"))
+    reader.pos = start
+    reader.enter(reader.header())
+    ctype = cms.ContentType.load(reader.element(reader.expect(UNIVERSAL, OID))).native
+    if expected is not None and ctype not in expected:
+        raise error(f"{where}: CMS content type is {ctype}, expected {' or '.join(expected)}")
+    reader.enter(reader.expect(CONTEXT, 0, True, "the [0] content of the ContentInfo"))
+    return ctype
 
 
-def content_type(der: bytes) -> str | None:
+def _leave_content_info(reader: ber.Reader) -> None:
+    reader.leave()  # [0]
+    reader.leave()  # ContentInfo
+
+
+def _reader(source: bytes | Span) -> ber.Reader:
+    if isinstance(source, bytes):
+        source = Span.of(source)
+    return ber.Reader(source.file, source.start, source.end)
+
+
+def content_type(source: bytes | Span) -> str | None:
     """The content type of a CMS ContentInfo ('enveloped_data', ...), None if unreadable."""
     try:
-        return cms.ContentInfo.load(der)["content_type"].native
-    except _PARSE_ERRORS:
+        return _content_info(_reader(source), None, ValueError, "")
+    except ValueError:
         return None
 
 
@@ -162,8 +195,8 @@ def _describe(identifier: core.Choice) -> str:
 
 
 def _pss(params: algos.RSASSAPSSParams) -> tuple[padding.PSS, hashes.HashAlgorithm]:
-    hash_alg = _hash(params["hash_algorithm"]["algorithm"].native)
-    mgf_hash = _hash(params["mask_gen_algorithm"]["parameters"]["algorithm"].native)
+    hash_alg = hash_algorithm(params["hash_algorithm"]["algorithm"].native)
+    mgf_hash = hash_algorithm(params["mask_gen_algorithm"]["parameters"]["algorithm"].native)
     return padding.PSS(
         mgf=padding.MGF1(mgf_hash), salt_length=params["salt_length"].native
     ), hash_alg
@@ -191,7 +224,7 @@ def sign(
             cms.CMSAttribute({"type": "message_digest", "values": [digest(data, name)]}),
         ]
     )
-    hash_alg = _hash(name)
+    hash_alg = hash_algorithm(name)
     if rsa_padding == "pss":
         params = algos.RSASSAPSSParams(
             {
@@ -231,15 +264,66 @@ def sign(
     return cms.ContentInfo({"content_type": "signed_data", "content": signed}).dump()
 
 
-def signed_content(der: bytes) -> bytes:
-    """The encapsulated content of an opaque (not detached) SignedData; verify it with `verify`."""
-    where = "application/pkcs7-mime signed-data"
-    signed = _content_info(der, ("signed_data",), AuthenticationFailed, where)
-    with _structure(AuthenticationFailed, where):
-        content = signed["encap_content_info"]["content"].native
-    if content is None:
-        raise AuthenticationFailed(f"{where}: SignedData is detached, it carries no content")
+@dataclass(frozen=True)
+class _Encapsulated:
+    """A received CMS structure walked to its end: its small parts and where its content is."""
+
+    reader: ber.Reader
+    content: ber.Location | None
+    parts: dict
+
+    def stream(self) -> Iterator[bytes]:
+        return self.reader.octets(self.content) if self.content is not None else iter(())
+
+
+def _encapsulated_content(reader: ber.Reader) -> ber.Location | None:
+    """EncapsulatedContentInfo: eContentType and the optional [0] EXPLICIT OCTET STRING."""
+    reader.enter(reader.expect(UNIVERSAL, SEQUENCE, True, "an EncapsulatedContentInfo"))
+    reader.skip(reader.expect(UNIVERSAL, OID, False, "an eContentType OID"))
+    content = None
+    if not reader.at_end():
+        reader.enter(reader.expect(CONTEXT, 0, True, "[0] eContent"))
+        content = reader.locate(reader.expect(UNIVERSAL, OCTET_STRING, what="an OCTET STRING"))
+        reader.leave()
+    reader.leave()
     return content
+
+
+def _version(reader: ber.Reader) -> None:
+    reader.enter(reader.expect(UNIVERSAL, SEQUENCE, True, "a SEQUENCE"))
+    reader.skip(reader.expect(UNIVERSAL, INTEGER, False, "a version INTEGER"))
+
+
+def _signed_data(source: bytes | Span, where: str) -> _Encapsulated:
+    reader = _reader(source)
+    _content_info(reader, ("signed_data",), AuthenticationFailed, where)
+    _version(reader)
+    reader.skip(reader.expect(UNIVERSAL, SET, True, "a digestAlgorithms SET"))
+    content = _encapsulated_content(reader)
+    header = reader.header()
+    for optional in (0, 1):  # certificates, crls
+        if header.cls == CONTEXT and header.tag == optional:
+            reader.skip(header)
+            header = reader.header()
+    if (header.cls, header.tag) != (UNIVERSAL, SET):
+        raise ber.BerError(f"expected a signerInfos SET, found {header.describe()}")
+    signers = list(cms.SignerInfos.load(reader.element(header)))
+    reader.leave()
+    _leave_content_info(reader)
+    return _Encapsulated(reader, content, {"signers": signers})
+
+
+def signed_content(source: Span, out: BinaryIO) -> list[cms.SignerInfo]:
+    """Write the content of an opaque (not detached) SignedData to ``out``; return its
+    SignerInfos, to be checked with `verify_signers` against the digests of what was written."""
+    where = "application/pkcs7-mime signed-data"
+    with _structure(AuthenticationFailed, where):
+        signed = _signed_data(source, where)
+        if signed.content is None:
+            raise AuthenticationFailed(f"{where}: SignedData is detached, it carries no content")
+        for chunk in signed.stream():
+            out.write(chunk)
+        return signed.parts["signers"]
 
 
 def _check_validity(cert: x509.Certificate, allow_expired: bool) -> None:
@@ -259,22 +343,43 @@ def verify(
     trusted: Sequence[x509.Certificate],
     allow_expired: bool = False,
 ) -> str:
-    """Check a detached SignedData over `data` by one of `trusted`; return the digest name used.
+    """Check a detached SignedData over `data` by one of `trusted`; return the digest name used."""
+    return verify_detached(lambda name: digest(data, name), signature, trusted, allow_expired)
+
+
+def verify_detached(
+    content_digest: Callable[[str], bytes],
+    signature: bytes,
+    trusted: Sequence[x509.Certificate],
+    allow_expired: bool = False,
+) -> str:
+    """`verify` for content known by its digests: ``content_digest('sha256')``."""
+    where = "application/pkcs7-signature SignedData"
+    with _structure(AuthenticationFailed, where):
+        signed = _signed_data(signature, where)
+    return verify_signers(signed.parts["signers"], content_digest, trusted, allow_expired)
+
+
+def verify_signers(
+    signers: Sequence[cms.SignerInfo],
+    content_digest: Callable[[str], bytes],
+    trusted: Sequence[x509.Certificate],
+    allow_expired: bool,
+) -> str:
+    """Check that one of the SignerInfos is by one of `trusted` and signs the content.
 
     Certificates embedded in the signature are ignored: only the partner's configured
     certificates can vouch for a message.
     """
     where = "application/pkcs7-signature SignedData"
-    signed = _content_info(signature, ("signed_data",), AuthenticationFailed, where)
     with _structure(AuthenticationFailed, where):
-        signers = list(signed["signer_infos"])
         if not signers:
             raise AuthenticationFailed(f"{where}: no SignerInfo")
         candidates = [(c, _asn1_cert(c)) for c in trusted]
         for signer in signers:
             cert = next((c for c, ac in candidates if _identifies(signer["sid"], ac)), None)
             if cert is not None:
-                return _verify_signer(data, signer, cert, allow_expired, where)
+                return _verify_signer(content_digest, signer, cert, allow_expired, where)
         raise AuthenticationFailed(
             f"{where}: signer ({_describe(signers[0]['sid'])}) is not a certificate configured "
             "for this partner"
@@ -282,7 +387,11 @@ def verify(
 
 
 def _verify_signer(
-    data: bytes, signer: cms.SignerInfo, cert: x509.Certificate, allow_expired: bool, where: str
+    content_digest: Callable[[str], bytes],
+    signer: cms.SignerInfo,
+    cert: x509.Certificate,
+    allow_expired: bool,
+    where: str,
 ) -> str:
     _check_validity(cert, allow_expired)
     alg = signer["digest_algorithm"]["algorithm"].native
@@ -291,11 +400,10 @@ def _verify_signer(
     except UnexpectedProcessingError as exc:
         raise AuthenticationFailed(f"{where}: SignerInfo digestAlgorithm {exc}") from exc
     attrs = signer["signed_attrs"]
-    if attrs.native is None:
-        signed_bytes = data
-    else:
+    signed_bytes = None
+    if attrs.native is not None:
         digests = [a["values"][0].native for a in attrs if a["type"].native == "message_digest"]
-        if digests != [digest(data, name)]:
+        if digests != [content_digest(name)]:
             raise AuthenticationFailed(
                 f"{where}: messageDigest signed attribute does not match the signed MIME part "
                 "(content altered or wrongly canonicalised)"
@@ -307,14 +415,22 @@ def _verify_signer(
     if scheme == "rsassa_pss":
         pad, hash_alg = _pss(sig_alg["parameters"])
     elif scheme == "rsassa_pkcs1v15":
-        pad, hash_alg = padding.PKCS1v15(), _hash(name)
+        pad, hash_alg = padding.PKCS1v15(), hash_algorithm(name)
     else:
         raise AuthenticationFailed(f"{where}: unsupported signatureAlgorithm {scheme}")
     public_key = cert.public_key()
     if not isinstance(public_key, rsa.RSAPublicKey):
         raise AuthenticationFailed(f"{where}: signer certificate key is not RSA")
     try:
-        public_key.verify(signer["signature"].native, signed_bytes, pad, hash_alg)
+        if signed_bytes is None:  # no signed attributes: the signature is over the content
+            public_key.verify(
+                signer["signature"].native,
+                content_digest(hash_alg.name),
+                pad,
+                utils.Prehashed(hash_alg),
+            )
+        else:
+            public_key.verify(signer["signature"].native, signed_bytes, pad, hash_alg)
     except InvalidSignature as exc:
         raise AuthenticationFailed(
             f"{where}: signature does not verify with certificate '{cert.subject.rfc4514_string()}'"
@@ -393,7 +509,9 @@ def _block_cipher(name: str, cek: bytes) -> algorithms.BlockCipherAlgorithm:
 
 def _oaep(hash_name: str, mgf_hash_name: str) -> padding.OAEP:
     return padding.OAEP(
-        mgf=padding.MGF1(_hash(mgf_hash_name)), algorithm=_hash(hash_name), label=None
+        mgf=padding.MGF1(hash_algorithm(mgf_hash_name)),
+        algorithm=hash_algorithm(hash_name),
+        label=None,
     )
 
 
@@ -413,15 +531,63 @@ def _key_transport(name: str) -> tuple[dict, padding.AsymmetricPadding]:
     return {"algorithm": "rsaes_oaep", "parameters": params}, _oaep(hash_name, hash_name)
 
 
-def decrypt(der: bytes, key: rsa.RSAPrivateKey, cert: x509.Certificate) -> bytes:
-    """Decrypt EnvelopedData or AuthEnvelopedData (DER or BER) addressed to `cert`."""
-    where = "application/pkcs7-mime enveloped-data"
-    envelope = _content_info(
-        der, ("enveloped_data", "authenticated_enveloped_data"), DecryptionFailed, where
+def _envelope(source: Span, where: str) -> _Encapsulated:
+    """Walk an EnvelopedData or AuthEnvelopedData to its end, locating the encrypted content."""
+    reader = _reader(source)
+    ctype = _content_info(
+        reader, ("enveloped_data", "authenticated_enveloped_data"), DecryptionFailed, where
     )
+    _version(reader)
+    header = reader.header()
+    if header.cls == CONTEXT and header.tag == 0:  # originatorInfo
+        reader.skip(header)
+        header = reader.header()
+    if (header.cls, header.tag) != (UNIVERSAL, SET):
+        raise ber.BerError(f"expected a recipientInfos SET, found {header.describe()}")
+    parts = {"recipients": cms.RecipientInfos.load(reader.element(header))}
+    reader.enter(reader.expect(UNIVERSAL, SEQUENCE, True, "an EncryptedContentInfo"))
+    reader.skip(reader.expect(UNIVERSAL, OID, False, "a contentType OID"))
+    parts["algorithm"] = cms.EncryptionAlgorithm.load(
+        reader.element(reader.expect(UNIVERSAL, SEQUENCE, True, "a contentEncryptionAlgorithm"))
+    )
+    content = None
+    if not reader.at_end():
+        content = reader.locate(reader.expect(CONTEXT, 0, what="[0] encryptedContent"))
+    reader.leave()
+    authenticated = ctype == "authenticated_enveloped_data"
+    parts["auth_attrs"] = parts["mac"] = None
+    optional = {1: "auth_attrs", 2: None} if authenticated else {1: None}
+    while not reader.at_end():
+        header = reader.header()
+        kind = (header.cls, header.tag)
+        if authenticated and parts["mac"] is None and kind == (UNIVERSAL, OCTET_STRING):
+            parts["mac"] = core.OctetString.load(reader.element(header)).native
+            optional.pop(1, None)
+        elif header.cls == CONTEXT and header.tag in optional:
+            name = optional.pop(header.tag)
+            if name is None:
+                reader.skip(header)
+            else:
+                parts[name] = reader.element(header)
+        else:
+            raise ber.BerError(f"unexpected {header.describe()} in the envelope")
+    if authenticated and parts["mac"] is None:
+        raise ber.BerError("AuthEnvelopedData has no mac")
+    reader.leave()
+    _leave_content_info(reader)
+    return _Encapsulated(reader, content, parts)
+
+
+def decrypt_to(source: Span, out: BinaryIO, key: rsa.RSAPrivateKey, cert: x509.Certificate) -> None:
+    """Decrypt EnvelopedData or AuthEnvelopedData (DER or BER) addressed to `cert` into ``out``.
+
+    The structure is checked to its end before anything is decrypted; then the content streams.
+    """
+    where = "application/pkcs7-mime enveloped-data"
     with _structure(DecryptionFailed, where):
+        envelope = _envelope(source, where)
         ours = _asn1_cert(cert)
-        recipients = [ri.chosen for ri in envelope["recipient_infos"] if ri.name == "ktri"]
+        recipients = [ri.chosen for ri in envelope.parts["recipients"] if ri.name == "ktri"]
         ktri = next((r for r in recipients if _identifies(r["rid"], ours)), None)
         if ktri is None:
             listed = "; ".join(_describe(r["rid"]) for r in recipients) or "none usable"
@@ -431,13 +597,8 @@ def decrypt(der: bytes, key: rsa.RSAPrivateKey, cert: x509.Certificate) -> bytes
                 f"recipients: {listed}"
             )
         cek = _unwrap_key(ktri, key, where)
-        authenticated = isinstance(envelope, cms.AuthEnvelopedData)
-        info = envelope[
-            "auth_encrypted_content_info" if authenticated else "encrypted_content_info"
-        ]
-        alg = info["content_encryption_algorithm"]
+        alg = envelope.parts["algorithm"]
         alg_name = alg["algorithm"].native
-        ciphertext = info["encrypted_content"].native or b""
         if alg_name not in _CIPHER_BY_ASN1:
             raise DecryptionFailed(f"{where}: unsupported contentEncryptionAlgorithm {alg_name}")
         name = _CIPHER_BY_ASN1[alg_name]
@@ -447,29 +608,51 @@ def decrypt(der: bytes, key: rsa.RSAPrivateKey, cert: x509.Certificate) -> bytes
                 f"{_CIPHERS[name][1]} (wrong private key?)"
             )
         if name.endswith("-gcm"):
-            params = _GcmParameters.load(alg["parameters"].dump())
-            attrs = envelope["auth_attrs"]
-            # RFC 5083: the authenticated attributes, DER-encoded as a SET OF, are the AAD.
-            aad = b"\x31" + attrs.dump()[1:] if attrs.native is not None else None
-            try:
-                return AESGCM(cek).decrypt(
-                    params["aes_nonce"].native, ciphertext + envelope["mac"].native, aad
-                )
-            except InvalidTag as exc:
-                raise DecryptionFailed(
-                    f"{where}: AES-GCM authentication tag does not match (content altered)"
-                ) from exc
-        block = _block_cipher(name, cek)
-        decryptor = Cipher(block, modes.CBC(alg["parameters"].native)).decryptor()
-        unpadder = block_padding.PKCS7(block.block_size).unpadder()
-        try:
-            plain = decryptor.update(ciphertext) + decryptor.finalize()
-            return unpadder.update(plain) + unpadder.finalize()
-        except ValueError as exc:
-            raise DecryptionFailed(
-                f"{where}: {name} decryption produced invalid padding "
-                "(wrong key or altered content)"
-            ) from exc
+            _gcm_decrypt(envelope, cek, out, where)
+        else:
+            _cbc_decrypt(envelope, name, cek, out, where)
+
+
+def _gcm_decrypt(envelope: _Encapsulated, cek: bytes, out: BinaryIO, where: str) -> None:
+    params = _GcmParameters.load(envelope.parts["algorithm"]["parameters"].dump())
+    mac = envelope.parts["mac"]
+    attrs = envelope.parts["auth_attrs"]
+    decryptor = Cipher(algorithms.AES(cek), modes.GCM(params["aes_nonce"].native)).decryptor()
+    if attrs is not None:
+        # RFC 5083: the authenticated attributes, DER-encoded as a SET OF, are the AAD.
+        decryptor.authenticate_additional_data(b"\x31" + attrs[1:])
+    for chunk in envelope.stream():
+        out.write(decryptor.update(chunk))
+    try:
+        if len(mac) != _GCM_TAG_BYTES:
+            raise InvalidTag
+        out.write(decryptor.finalize_with_tag(mac))
+    except InvalidTag as exc:
+        raise DecryptionFailed(
+            f"{where}: AES-GCM authentication tag does not match (content altered)"
+        ) from exc
+
+
+def _cbc_decrypt(envelope: _Encapsulated, name: str, cek: bytes, out: BinaryIO, where: str) -> None:
+    block = _block_cipher(name, cek)
+    decryptor = Cipher(block, modes.CBC(envelope.parts["algorithm"]["parameters"].native))
+    decryptor = decryptor.decryptor()
+    unpadder = block_padding.PKCS7(block.block_size).unpadder()
+    try:
+        for chunk in envelope.stream():
+            out.write(unpadder.update(decryptor.update(chunk)))
+        out.write(unpadder.update(decryptor.finalize()) + unpadder.finalize())
+    except ValueError as exc:
+        raise DecryptionFailed(
+            f"{where}: {name} decryption produced invalid padding (wrong key or altered content)"
+        ) from exc
+
+
+def decrypt(der: bytes, key: rsa.RSAPrivateKey, cert: x509.Certificate) -> bytes:
+    """`decrypt_to` for an envelope in memory."""
+    out = io.BytesIO()
+    decrypt_to(Span.of(der), out, key, cert)
+    return out.getvalue()
 
 
 def _unwrap_key(ktri: cms.KeyTransRecipientInfo, key: rsa.RSAPrivateKey, where: str) -> bytes:
@@ -505,28 +688,56 @@ def compress(data: bytes) -> bytes:
     return cms.ContentInfo({"content_type": "compressed_data", "content": compressed}).dump()
 
 
-def decompress(der: bytes, max_bytes: int, max_ratio: int) -> bytes:
-    """Expand CompressedData, refusing output beyond `max_bytes` or `max_ratio` times the input."""
+def decompress_to(source: Span, out: BinaryIO, max_bytes: int, max_ratio: int) -> None:
+    """Expand CompressedData into ``out``, refusing output beyond `max_bytes` or `max_ratio`
+    times the input (the caps hold while it streams: nothing beyond them is written)."""
     where = "application/pkcs7-mime compressed-data"
-    compressed = _content_info(der, ("compressed_data",), DecompressionFailed, where)
     with _structure(DecompressionFailed, where):
-        alg = compressed["compression_algorithm"]["algorithm"].native
+        reader = _reader(source)
+        _content_info(reader, ("compressed_data",), DecompressionFailed, where)
+        _version(reader)
+        alg = cms.CompressionAlgorithm.load(
+            reader.element(reader.expect(UNIVERSAL, SEQUENCE, True, "a compressionAlgorithm"))
+        )
+        content = _encapsulated_content(reader)
+        reader.leave()
+        _leave_content_info(reader)
+        alg = alg["algorithm"].native
         if alg != "zlib":
             raise DecompressionFailed(f"{where}: unsupported compressionAlgorithm {alg}")
-        packed = compressed["encap_content_info"]["content"].native or b""
-    by_ratio = max(max_ratio * len(packed), _RATIO_FLOOR_BYTES)
-    limit = min(max_bytes, by_ratio)
-    inflater = zlib.decompressobj()
-    try:
-        out = inflater.decompress(packed, limit + 1)
-    except zlib.error as exc:
-        raise DecompressionFailed(f"{where}: corrupt zlib stream ({exc})") from exc
-    if len(out) > limit:
-        if limit == max_bytes:
-            reason = f"the {max_bytes}-byte size cap"
-        else:
-            reason = f"{max_ratio}:1 of its {len(packed)} compressed bytes"
-        raise DecompressionFailed(f"{where}: content expands beyond {reason}")
-    if not inflater.eof:
-        raise DecompressionFailed(f"{where}: zlib stream is truncated")
-    return out
+        packed = _Encapsulated(reader, content, {})
+        size = 0 if content is None else content.size
+        by_ratio = max(max_ratio * size, _RATIO_FLOOR_BYTES)
+        limit = min(max_bytes, by_ratio)
+        inflater = zlib.decompressobj()
+        written = 0
+
+        def inflate(data: bytes) -> bytes:
+            try:
+                return inflater.decompress(data, min(ber.CHUNK, limit + 1 - written))
+            except zlib.error as exc:
+                raise DecompressionFailed(f"{where}: corrupt zlib stream ({exc})") from exc
+
+        for chunk in packed.stream():
+            while not inflater.eof:
+                expanded = inflate(chunk)
+                written += len(expanded)
+                if written > limit:
+                    if limit == max_bytes:
+                        reason = f"the {max_bytes}-byte size cap"
+                    else:
+                        reason = f"{max_ratio}:1 of its {size} compressed bytes"
+                    raise DecompressionFailed(f"{where}: content expands beyond {reason}")
+                out.write(expanded)
+                chunk = inflater.unconsumed_tail
+                if not chunk and not expanded:
+                    break
+        if not inflater.eof:
+            raise DecompressionFailed(f"{where}: zlib stream is truncated")
+
+
+def decompress(der: bytes, max_bytes: int, max_ratio: int) -> bytes:
+    """`decompress_to` for CompressedData in memory."""
+    out = io.BytesIO()
+    decompress_to(Span.of(der), out, max_bytes, max_ratio)
+    return out.getvalue()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from twisted.internet.threads import deferToThread
 
 from gateway import metrics
-from gateway.as2 import As2Error, mdn, mime
+from gateway.as2 import As2Error, mdn, mime, stats
 from gateway.as2 import message as as2message
 from gateway.as2.keys import Identity, partner_certificates, policy
 from gateway.http import post
@@ -87,11 +87,9 @@ async def unwrap_stored(rt: Runtime, identity: Identity, id: str) -> dict:
     else:
         partner = rt.partners.partners[partner_id]
         try:
-            raw = await deferToThread(rt.archive.read, message["sha256"])
-            result = await deferToThread(
-                as2message.unwrap, headers, raw, identity.key, identity.cert,
-                partner_certificates(rt.config, partner), policy(partner))
-            payload_sha, _ = await deferToThread(rt.archive.put, result.payload)
+            result, payload_sha = await deferToThread(
+                as2message.unwrap_archived, rt.archive, message["sha256"], headers, identity.key,
+                identity.cert, partner_certificates(rt.config, partner), policy(partner))
         except As2Error as e:
             error, disposition = str(e), f"processed/error: {e.disposition}"
         except Exception:
@@ -103,6 +101,7 @@ async def unwrap_stored(rt: Runtime, identity: Identity, id: str) -> dict:
                             now=time.time(), mic=result.mic, payload_sha256=payload_sha,
                             filename=result.filename, content_type=result.content_type, **settle)
             metrics.MESSAGES.labels(partner_id, "inbound", "accepted").inc()
+            stats.count(partner_id, "inbound", "processed", message["size"])
             rt.wake_worker()
             return await rt.db.run(messages.thd_get, id)
     log.warning("AS2 message %s (%s) from %s rejected: %s", id, message["message_id"],
@@ -110,6 +109,7 @@ async def unwrap_stored(rt: Runtime, identity: Identity, id: str) -> dict:
     await rt.db.run(thd_settle, id, status="rejected", disposition=disposition, error=error,
                     now=time.time(), **settle)
     metrics.MESSAGES.labels(partner_id, "inbound", "rejected").inc()
+    stats.count(partner_id, "inbound", stats.disposition_label(disposition), message["size"])
     metrics.REJECTED.labels("as2", disposition.rpartition(" ")[2]).inc()
     return await rt.db.run(messages.thd_get, id)
 
@@ -145,6 +145,7 @@ async def receive(rt: Runtime, identity: Identity, headers: dict, spool) -> Answ
     duplicate = not created and status != "received"
     if duplicate:
         metrics.MESSAGES.labels(partner_id, "inbound", "duplicate").inc()
+        stats.count(partner_id, "inbound", "duplicate-document", size)
         message = await rt.db.run(messages.thd_get, id)
     else:
         metrics.MESSAGES.labels(partner_id, "inbound", "received").inc()

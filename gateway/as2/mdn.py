@@ -7,6 +7,7 @@ when the sender asked for a signed receipt in Disposition-Notification-Options.
 import email.parser
 import email.policy
 import email.utils
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from gateway.as2.message import mdn_request, open_signed
 _ACTION_MODE = "automatic-action/MDN-sent-automatically"
 _NOTIFICATION = "message/disposition-notification"
 _FIELD_PARSER = email.parser.BytesHeaderParser(policy=email.policy.compat32)
+# Control characters and everything str.splitlines() breaks at (NEL, U+2028, U+2029 included).
+_LINE_BREAKING = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 class OutgoingMdn(NamedTuple):
@@ -79,8 +82,8 @@ def build(
     Signed when the request asked for a signed receipt and we have a key, with the first
     requested digest we support.
     """
-    original_id = mime.field(request_headers, "Message-ID") or "<unknown>"
-    recipient = mime.field(request_headers, "AS2-To") or ""
+    original_id = _one_line(mime.field(request_headers, "Message-ID") or "<unknown>")
+    recipient = _one_line(mime.field(request_headers, "AS2-To") or "")
     disposition = f"{_ACTION_MODE}; processed"
     if error:
         disposition += f"/error: {error}"
@@ -135,7 +138,7 @@ def build(
     headers = {
         "AS2-Version": "1.2",
         "AS2-From": recipient,
-        "AS2-To": mime.field(request_headers, "AS2-From") or "",
+        "AS2-To": _one_line(mime.field(request_headers, "AS2-From") or ""),
         "Message-ID": message_id,
         "MIME-Version": "1.0",
         "Date": email.utils.formatdate(usegmt=True),
@@ -143,6 +146,12 @@ def build(
         **dict(fields),
     }
     return OutgoingMdn(headers, report, message_id)
+
+
+def _one_line(value: str) -> str:
+    """A sender's header value made safe to repeat in a field of ours: each run of control or
+    line-breaking characters becomes one space, so the value cannot start a field of its own."""
+    return _LINE_BREAKING.sub(" ", value).strip()
 
 
 def parse(

@@ -6,20 +6,24 @@ signed entity when signed, else over the decrypted entity when encrypted, else o
 
 import email.utils
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from pathlib import Path
+from typing import BinaryIO, NamedTuple
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from gateway.archive import Archive
 from gateway.as2 import (
     AuthenticationFailed,
     InsufficientSecurity,
     UnexpectedProcessingError,
     cms,
     mime,
+    stream,
 )
+from gateway.as2.stream import Span
 
 _PKCS7_MIME = ("application/pkcs7-mime", "application/x-pkcs7-mime")
 _PKCS7_SIGNATURE = ("application/pkcs7-signature", "application/x-pkcs7-signature")
@@ -31,6 +35,8 @@ _SMIME_TYPES = {
 }
 # Sign, compress and encrypt give at most three layers; allow one more for odd but valid orders.
 _MAX_LAYERS = 4
+# A detached signature is a few KB (more with a certificate chain); it is read into memory.
+MAX_SIGNATURE_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -83,7 +89,9 @@ class Outgoing(NamedTuple):
 
 @dataclass(frozen=True)
 class Unwrapped:
-    payload: bytes
+    """A received message opened: the payload is a span of a scratch file (or of the body)."""
+
+    payload_span: Span
     content_type: str
     filename: str | None
     signed: bool
@@ -91,6 +99,11 @@ class Unwrapped:
     compressed: bool
     mic: str
     digest_alg: str | None
+
+    @property
+    def payload(self) -> bytes:
+        """The payload in memory: for messages known to be small."""
+        return self.payload_span.read()
 
 
 @dataclass(frozen=True)
@@ -212,8 +225,9 @@ def build(
 
 def open_signed(
     entity: mime.Entity, trusted: Sequence[x509.Certificate], allow_expired: bool
-) -> tuple[mime.Entity, bytes, str]:
-    """Verify a multipart/signed entity; return its content part, the bytes that verified, digest.
+) -> tuple[mime.Entity, Callable[[str], bytes], str]:
+    """Verify a multipart/signed entity; return its content part, the digests (by algorithm
+    name) of the bytes that verified, and the digest algorithm of the signature.
 
     Products disagree on canonical forms, so the exact received bytes are tried first and then
     their CRLF-canonical form.
@@ -235,37 +249,57 @@ def open_signed(
                 f"second part of multipart/signed is {signature_part.content_type}, "
                 "not application/pkcs7-signature"
             )
+        if signature_part.content.size > MAX_SIGNATURE_BYTES:
+            raise AuthenticationFailed(
+                f"application/pkcs7-signature part is {signature_part.content.size} bytes, "
+                f"more than the {MAX_SIGNATURE_BYTES} a signature may have"
+            )
         signature = signature_part.decoded()
     except UnexpectedProcessingError as exc:
         raise AuthenticationFailed(str(exc)) from exc
-    exact = content.raw
+    digests = stream.Digests(content.whole, cms.hash_algorithm)
     try:
-        return content, exact, cms.verify(exact, signature, trusted, allow_expired)
+        return (
+            content,
+            digests.exact,
+            cms.verify_detached(digests.exact, signature, trusted, allow_expired),
+        )
     except AuthenticationFailed:
-        canonical = mime.canonical(exact)
-        if canonical == exact:
+        if not digests.canonical_differs:
             raise
-    return content, canonical, cms.verify(canonical, signature, trusted, allow_expired)
+    return (
+        content,
+        digests.canonical,
+        cms.verify_detached(digests.canonical, signature, trusted, allow_expired),
+    )
 
 
-def _inner(raw: bytes, where: str) -> mime.Entity:
+def _inner(span: Span, where: str) -> mime.Entity:
     try:
-        return mime.parse(raw)
+        return mime.parse_span(span)
     except UnexpectedProcessingError as exc:
         raise UnexpectedProcessingError(f"content of {where}: {exc}") from exc
 
 
 def unwrap(
     headers: Mapping[str, str],
-    body: bytes,
+    body: bytes | BinaryIO,
     our_key: rsa.RSAPrivateKey,
     our_cert: x509.Certificate,
     partner_certs: Sequence[x509.Certificate],
     policy: SecurityPolicy,
+    scratch: Path | None = None,
 ) -> Unwrapped:
-    """Decrypt, decompress and verify a received AS2 message in whatever order it was wrapped."""
-    entity = mime.from_http(headers, body)
-    signed = decrypted = digest_alg = None
+    """Decrypt, decompress and verify a received AS2 message in whatever order it was wrapped.
+
+    The body (bytes, or a seekable binary file) is read in chunks; each layer it unwraps to is
+    written to a scratch file in ``scratch``, so memory stays flat whatever the message size.
+    """
+    source = Span.of(body) if isinstance(body, bytes) else Span(body)
+    entity = mime.from_http(headers, source)
+    signed: Callable[[str], bytes] | None = None
+    decrypted: Span | None = None
+    digest_alg = None
     compressed = False
     for _ in range(_MAX_LAYERS):
         if entity.content_type == "multipart/signed":
@@ -277,22 +311,26 @@ def unwrap(
         elif entity.content_type in _PKCS7_MIME:
             # The DER says what it is; smime-type parameters are missing or misspelled in the wild.
             # Only when the DER is unreadable does smime-type pick the layer (and its error).
-            der = entity.decoded()
+            der = entity.decoded_span(scratch)
             smime_type = (entity.param("smime-type") or "").lower()
             kind = cms.content_type(der) or _SMIME_TYPES.get(smime_type)
+            out = stream.scratch(scratch)
             if kind == "signed_data" and signed is None:
-                signed = cms.signed_content(der)
-                digest_alg = cms.verify(signed, der, partner_certs, policy.allow_expired_certs)
-                entity = _inner(signed, "signed-data")
+                signers = cms.signed_content(der, out)
+                content = stream.Digests(Span(out), cms.hash_algorithm)
+                digest_alg = cms.verify_signers(
+                    signers, content.exact, partner_certs, policy.allow_expired_certs
+                )
+                signed = content.exact
+                entity = _inner(content.span, "signed-data")
             elif kind in ("enveloped_data", "authenticated_enveloped_data") and decrypted is None:
-                decrypted = cms.decrypt(der, our_key, our_cert)
+                cms.decrypt_to(der, out, our_key, our_cert)
+                decrypted = Span(out)
                 entity = _inner(decrypted, "enveloped-data")
             elif kind == "compressed_data":
                 compressed = True
-                entity = _inner(
-                    cms.decompress(der, policy.max_decompressed_bytes, policy.max_ratio),
-                    "compressed-data",
-                )
+                cms.decompress_to(der, out, policy.max_decompressed_bytes, policy.max_ratio)
+                entity = _inner(Span(out), "compressed-data")
             else:
                 raise UnexpectedProcessingError(
                     f"application/pkcs7-mime part holds CMS {kind or 'of unknown type'}, "
@@ -311,22 +349,40 @@ def unwrap(
         raise InsufficientSecurity(
             "message carries no signature but the partner policy requires one"
         )
-    payload = entity.decoded()
+    payload = entity.decoded_span(scratch)
     request = mdn_request(headers)
     mic_alg = (request and request.mic_alg) or cms.micalg(digest_alg or "sha256")
     if signed is not None:
-        mic_data = signed
+        mic_digest = signed
     elif decrypted is not None:
-        mic_data = mime.canonical(decrypted)
+        mic_digest = stream.Digests(decrypted, cms.hash_algorithm).canonical
     else:
-        mic_data = payload
+        mic_digest = stream.Digests(payload, cms.hash_algorithm).exact
     return Unwrapped(
-        payload=payload,
+        payload_span=payload,
         content_type=entity.content_type,
         filename=entity.filename,
         signed=signed is not None,
         encrypted=decrypted is not None,
         compressed=compressed,
-        mic=cms.mic(mic_data, mic_alg),
+        mic=cms.mic_of(mic_digest, mic_alg),
         digest_alg=digest_alg,
     )
+
+
+def unwrap_archived(
+    archive: Archive,
+    sha256: str,
+    headers: Mapping[str, str],
+    our_key: rsa.RSAPrivateKey,
+    our_cert: x509.Certificate,
+    partner_certs: Sequence[x509.Certificate],
+    policy: SecurityPolicy,
+) -> tuple[Unwrapped, str]:
+    """`unwrap` a body kept in the archive and archive its payload: (result, payload sha256).
+
+    Scratch files go to the archive's spool directory, on the same disk as the bodies."""
+    with open(archive.verify(sha256), "rb") as body:
+        result = unwrap(headers, body, our_key, our_cert, partner_certs, policy, archive.spool)
+        payload_sha256, _ = archive.put_chunks(result.payload_span.chunks())
+    return result, payload_sha256

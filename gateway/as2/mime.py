@@ -9,38 +9,48 @@ import binascii
 import email.parser
 import email.policy
 import email.utils
-import quopri
 import re
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from email.message import Message
 from functools import cached_property
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
-from gateway.as2 import UnexpectedProcessingError
+from gateway.as2 import UnexpectedProcessingError, stream
+from gateway.as2.stream import Span
 
 Headers = list[tuple[str, str]]
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
-_LINE_END = re.compile(rb"\r?\n")
 _FOLD = re.compile(r"\r?\n[ \t]+")
 _HEADER_PARSER = email.parser.BytesHeaderParser(policy=email.policy.compat32)
+# A header block longer than this is not read: no AS2 product writes one.
+MAX_HEADER_BYTES = 1 << 20
 # Content-* fields of an HTTP request that describe the AS2 body as a MIME entity.
 _ENTITY_FIELDS = ("Content-Type", "Content-Transfer-Encoding", "Content-Disposition")
 
 
 @dataclass(frozen=True)
 class Entity:
-    """A MIME entity: header block and blank line as received, and the still-encoded body."""
+    """A MIME entity: header block and blank line as received, and the still-encoded body.
+
+    The body is a span of a file (or of bytes in memory); `whole` is the entity as received
+    when it lies in one file, which is what a signature over it covers.
+    """
 
     header_bytes: bytes
     separator: bytes
-    body: bytes
+    content: Span
+    whole: Span | None = None
 
     @cached_property
     def fields(self) -> Message:
         return _HEADER_PARSER.parsebytes(self.header_bytes)
+
+    @property
+    def body(self) -> bytes:
+        return self.content.read()
 
     @property
     def raw(self) -> bytes:
@@ -67,32 +77,53 @@ class Entity:
             return None
         return PurePosixPath(name.replace("\\", "/")).name or None
 
-    def decoded(self) -> bytes:
-        """The body with its Content-Transfer-Encoding (base64, quoted-printable or none) undone."""
+    def decoded_span(self, directory: Path | None = None) -> Span:
+        """The body with its Content-Transfer-Encoding (base64, quoted-printable or none) undone;
+        decoded bodies are written to a scratch file in ``directory``."""
         encoding = (self.header("Content-Transfer-Encoding") or "binary").lower()
         if encoding == "base64":
-            try:
-                return base64.b64decode(self.body)
-            except binascii.Error as exc:
-                raise UnexpectedProcessingError(
-                    f"{self.content_type} part: invalid base64 body ({exc})"
-                ) from exc
-        if encoding == "quoted-printable":
-            return quopri.decodestring(self.body)
-        return self.body
+            decode = stream.base64_decode
+        elif encoding == "quoted-printable":
+            decode = stream.quoted_printable_decode
+        else:
+            return self.content
+        out = stream.scratch(directory)
+        try:
+            stream.write_all(decode(self.content.chunks()), out)
+        except binascii.Error as exc:
+            out.close()
+            raise UnexpectedProcessingError(
+                f"{self.content_type} part: invalid base64 body ({exc})"
+            ) from exc
+        return Span(out)
+
+    def decoded(self) -> bytes:
+        """The decoded body in memory: for parts known to be small."""
+        return self.decoded_span().read()
 
 
 def parse(raw: bytes) -> Entity:
     """Split a MIME entity at the first empty line; a missing header block means no headers."""
-    if raw.startswith((b"\r\n", b"\n")):
-        split = raw.index(b"\n") + 1
-        return Entity(b"", raw[:split], raw[split:])
-    end = _HEADER_END.search(raw)
+    return parse_span(Span.of(raw))
+
+
+def parse_span(span: Span) -> Entity:
+    """`parse` for an entity in a file: only its header block is read."""
+    head = span.read(0, MAX_HEADER_BYTES + 4)
+    if head.startswith((b"\r\n", b"\n")):
+        split = head.index(b"\n") + 1
+        return Entity(b"", head[:split], span.sub(split), span)
+    end = _HEADER_END.search(head)
     if end is None:
+        if len(head) > MAX_HEADER_BYTES:
+            raise UnexpectedProcessingError(
+                f"MIME entity has no blank line ending its headers in its first "
+                f"{MAX_HEADER_BYTES} bytes"
+            )
         raise UnexpectedProcessingError("MIME entity has no blank line ending its headers")
     # Keep the line end of the last header so header_bytes is a sequence of complete lines.
-    line_end = raw.index(b"\n", end.start()) + 1
-    return Entity(raw[:line_end], raw[line_end : end.end()], raw[end.end() :])
+    line_end = head.index(b"\n", end.start()) + 1
+    return Entity(head[:line_end], head[line_end : end.end()], span.sub(end.end()), span)
 
 
 def field(headers: Mapping[str, str], name: str) -> str | None:
@@ -101,11 +132,13 @@ def field(headers: Mapping[str, str], name: str) -> str | None:
     return next((v.strip() for k, v in headers.items() if k.lower() == lowered), None)
 
 
-def from_http(headers: Mapping[str, str], body: bytes) -> Entity:
+def from_http(headers: Mapping[str, str], body: bytes | Span) -> Entity:
     """The entity an AS2 HTTP request or response carries: its Content-* headers and body."""
     if field(headers, "Content-Type") is None:
         raise UnexpectedProcessingError("HTTP message has no Content-Type header")
     fields = [(name, field(headers, name)) for name in _ENTITY_FIELDS]
+    if isinstance(body, bytes):
+        body = Span.of(body)
     return Entity(header_block((n, v) for n, v in fields if v is not None), b"\r\n", body)
 
 
@@ -120,11 +153,11 @@ def entity(fields: Headers, body: bytes) -> bytes:
 
 def canonical(raw: bytes) -> bytes:
     """RFC 5751 canonical form for signing: every line ends in CRLF."""
-    return _LINE_END.sub(b"\r\n", raw)
+    return stream.Canonical()(raw)
 
 
 def parts(multipart: Entity) -> list[Entity]:
-    """The body parts of a multipart entity, each sliced byte-exactly from the body.
+    """The body parts of a multipart entity, each a byte-exact span of the body.
 
     The line end before a delimiter belongs to the delimiter (RFC 2046 §5.1.1), so it is not
     part of the preceding body part; LF-only line ends are accepted as well as CRLF.
@@ -132,20 +165,58 @@ def parts(multipart: Entity) -> list[Entity]:
     boundary = multipart.param("boundary")
     if not boundary:
         raise UnexpectedProcessingError(f"{multipart.content_type} has no boundary parameter")
-    delimiter = re.compile(
-        rb"(?:^|\r?\n)--" + re.escape(boundary.encode()) + rb"(--)?[ \t]*(?:\r?\n|$)"
-    )
+    body = multipart.content
     found: list[Entity] = []
     start = None
-    for match in delimiter.finditer(multipart.body):
+    for begin, end, closing in _delimiters(body, b"--" + boundary.encode()):
         if start is not None:
-            found.append(parse(multipart.body[start : match.start()]))
-        if match.group(1):
+            found.append(parse_span(body.sub(start, begin)))
+        if closing:
             return found
-        start = match.end()
+        start = end
     raise UnexpectedProcessingError(
         f"{multipart.content_type} body lacks the closing boundary --{boundary}--"
     )
+
+
+def _delimiters(body: Span, dash_boundary: bytes) -> Iterator[tuple[int, int, bool]]:
+    """(start, end, closing) of each delimiter line: the regular expression
+    ``(?:^|\\r?\\n)--boundary(--)?[ \\t]*(?:\\r?\\n|$)`` matched left to right without overlaps,
+    over a body that is read in chunks."""
+    previous_end = 0
+    for at in body.find(dash_boundary):
+        if at == 0:
+            start = 0
+        else:
+            before = body.read(max(at - 2, 0), min(at, 2))
+            if not before.endswith(b"\n") or at - 1 < previous_end:
+                continue
+            crlf = before == b"\r\n" and at - 2 >= previous_end
+            start = at - 2 if crlf else at - 1
+        end = at + len(dash_boundary)
+        closing = body.read(end, 2) == b"--"
+        if closing:
+            end += 2
+        end = _line_end(body, end)
+        if end is None:
+            continue
+        previous_end = end
+        yield start, end, closing
+
+
+def _line_end(body: Span, at: int) -> int | None:
+    """The offset after ``[ \\t]*(?:\\r?\\n|$)`` at ``at``, None when that does not match there."""
+    while True:
+        ahead = body.read(at, 256)
+        rest = ahead.lstrip(b" \t")
+        at += len(ahead) - len(rest)
+        if rest or len(ahead) < 256:
+            break
+    if rest.startswith(b"\r\n"):
+        return at + 2
+    if rest.startswith(b"\n"):
+        return at + 1
+    return at if not rest else None
 
 
 def quoted(value: str) -> str:

@@ -12,7 +12,7 @@ import time
 from twisted.internet.threads import deferToThread
 
 from gateway import metrics
-from gateway.as2 import As2Error, mdn, mime
+from gateway.as2 import As2Error, mdn, mime, stats
 from gateway.as2 import message as as2message
 from gateway.as2.keys import Identity, encryption_certificate, partner_certificates, policy
 from gateway.http import post
@@ -41,16 +41,23 @@ def settle(message: dict, receipt: mdn.ReceivedMdn) -> tuple[str, str | None]:
     return "delivered", None
 
 
+def _count_mdn(message: dict, status: str, disposition: str) -> None:
+    """A partner's MDN, sync or async, settled ``message`` (sent at its ``updated_at``)."""
+    partner_id = message["partner_id"]
+    metrics.MESSAGES.labels(partner_id, "outbound", status).inc()
+    metrics.MDNS.labels(partner_id, "received", "ok" if status == "delivered" else "failed").inc()
+    metrics.MDN_LATENCY.labels(partner_id).observe(max(0.0, time.time() - message["updated_at"]))
+    stats.count(partner_id, "outbound", disposition, message["size"])
+
+
 async def apply_mdn(rt: Runtime, message: dict, receipt: mdn.ReceivedMdn) -> str:
     status, error = settle(message, receipt)
     await rt.db.run(messages.thd_set_status, message["id"], status, actor=rt.owner,
                     now=time.time(), error=error, disposition=receipt.disposition[:255],
                     detail=receipt.disposition)
-    metrics.MESSAGES.labels(message["partner_id"], "outbound", status).inc()
-    metrics.MDNS.labels(message["partner_id"], "received", "ok" if status == "delivered"
-                        else "failed").inc()
-    metrics.MDN_LATENCY.labels(message["partner_id"]).observe(
-        max(0.0, time.time() - message["updated_at"]))
+    mic_mismatch = receipt.ok and status == "failed"
+    _count_mdn(message, status,
+               "mic-mismatch" if mic_mismatch else stats.disposition_label(receipt.disposition))
     return status
 
 
@@ -92,6 +99,7 @@ async def send(rt: Runtime, identity: Identity, job: Job) -> None:
         await rt.db.run(messages.thd_set_status, message["id"], "delivered", actor=rt.owner,
                         now=time.time(), detail=f"HTTP {code}, no MDN requested")
         metrics.MESSAGES.labels(partner.id, "outbound", "delivered").inc()
+        stats.count(partner.id, "outbound", "no-mdn", message["size"])
     elif mode == "async":
         await rt.db.run(thd_awaiting, message["id"], timeout_s=partner.as2.mdn.timeout_s,
                         actor=rt.owner, now=time.time())
@@ -102,7 +110,7 @@ async def send(rt: Runtime, identity: Identity, job: Job) -> None:
         except As2Error as e:
             await rt.db.run(messages.thd_set_status, message["id"], "failed", actor=rt.owner,
                             now=time.time(), error=f"the sync MDN could not be accepted: {e}")
-            metrics.MESSAGES.labels(partner.id, "outbound", "failed").inc()
+            _count_mdn(message, "failed", "invalid-mdn")
             return
         await apply_mdn(rt, message, receipt)
 
@@ -139,3 +147,4 @@ async def mdn_timeout(rt: Runtime, job: Job) -> None:
         await rt.db.run(messages.thd_set_status, message["id"], "mdn-timeout", actor=rt.owner,
                         now=time.time(), error="no MDN arrived within the partner's mdn.timeout_s")
         metrics.MESSAGES.labels(message["partner_id"], "outbound", "mdn-timeout").inc()
+        stats.count(message["partner_id"], "outbound", "mdn-timeout", message["size"])

@@ -1,7 +1,9 @@
 """The AS2 HTTP(S) endpoint: messages at ``/`` and ``/as2``, async MDNs for our messages at ``/mdn``.
 
 Bodies stream straight into an archive spool file as they arrive (never whole in memory); a body
-over the configured cap is answered 413 and the connection closed.
+over the configured cap is answered 413 and the connection closed, and one cut off by the client
+is discarded. Header fields with control characters, or AS2 fields given twice, are refused
+before anything is recorded: their values end up in MDNs and the store.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import logging
 
 from twisted.internet import defer
 from twisted.internet.threads import deferToThread
+from twisted.web.http import HTTPChannel
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 
@@ -23,12 +26,34 @@ log = logging.getLogger(__name__)
 # Twisted would parse these into memory; AS2 never uses them.
 FORM_TYPES = (b"application/x-www-form-urlencoded", b"multipart/form-data")
 MAX_MDN_BYTES = 1024 * 1024
+# Fields an AS2 request may carry once only: a second one is a forged or broken request.
+SINGLE_FIELDS = {name.lower().encode(): name for name in (
+    "AS2-From", "AS2-To", "Message-ID", "Content-Type", "Content-Transfer-Encoding",
+    "Content-Disposition", "Subject", "Disposition-Notification-To",
+    "Disposition-Notification-Options", "Receipt-Delivery-Option")}
+CONTROL = bytes(range(0x20)).replace(b"\t", b"") + b"\x7f"
+
+
+class As2Channel(HTTPChannel):
+    """HTTP/1.1 (AS2 has no use for HTTP/2) that counts the requests Twisted itself refuses as
+    malformed: a bad request line, a header line without a colon, CR, LF or NUL in a value."""
+
+    def _respondToBadRequestAndDisconnect(self):
+        metrics.REJECTED.labels("as2", "bad-request").inc()
+        log.warning("AS2 request from %s refused: malformed HTTP request line or header",
+                    _peer(self.transport))
+        super()._respondToBadRequestAndDisconnect()
+
+
+def _peer(transport) -> str:
+    return getattr(transport.getPeer(), "host", "?") if transport else "?"
 
 
 class SpoolingRequest(Request):
     """Writes the request body to an archive spool file and enforces the size cap."""
 
     too_large = False
+    complete = False   # the whole body arrived; from then on the resource owns self.content
 
     def gotLength(self, length):
         site = self.channel.site
@@ -55,7 +80,17 @@ class SpoolingRequest(Request):
             b"HTTP/1.1 413 Payload Too Large\r\nConnection: close\r\nContent-Type: text/plain"
             b"\r\n\r\nthe message is larger than this gateway accepts (%d bytes)\r\n" % limit)
 
+    def connectionLost(self, reason):
+        if self.complete:
+            self.content = None   # being committed by the resource, or already
+        elif not self.too_large and self.content is not None:
+            metrics.REJECTED.labels("as2", "interrupted").inc()
+            log.warning("AS2 upload from %s cut off after %d bytes: discarded",
+                        _peer(self.channel and self.channel.transport), self.content.size)
+        super().connectionLost(reason)
+
     def requestReceived(self, command, path, version):
+        self.complete = True
         if self.too_large:
             self.channel.transport.loseConnection()
             return
@@ -64,6 +99,17 @@ class SpoolingRequest(Request):
             self.requestHeaders.removeHeader(b"content-type")
         super().requestReceived(command, path, version)
 
+
+
+def header_problem(request) -> str | None:
+    """Why a request's header fields cannot be taken in, or None. Values are not quoted back."""
+    for name, values in request.requestHeaders.getAllRawHeaders():
+        label = SINGLE_FIELDS.get(name.lower()) or name.decode("latin-1")
+        if any(len(value.translate(None, CONTROL)) != len(value) for value in values):
+            return f"header {label} contains a control character"
+        if len(values) > 1 and name.lower() in SINGLE_FIELDS:
+            return f"header {label} appears {len(values)} times; AS2 allows it once"
+    return None
 
 
 def str_headers(request) -> dict[str, str]:
@@ -129,11 +175,23 @@ class MdnResource(Resource):
 
 
 def _run(request, handle):
+    """Answer the request by ``handle``, after checking its header fields; a body nobody
+    committed is discarded at the end whatever happened."""
+    content = request.content
+    problem = header_problem(request)
+    if problem:
+        metrics.REJECTED.labels("as2", "bad-header").inc()
+        log.warning("AS2 request from %s refused: %s", _peer(request.transport), problem)
+        _reply(request, 400, problem)
+        content.close()
+        return
+
     def failed(failure):
         log.error("AS2 request failed: %s", failure.getTraceback())
         _reply(request, 500, "the gateway could not process this request; it has been logged")
 
-    defer.ensureDeferred(handle()).addErrback(failed)
+    d = defer.ensureDeferred(handle()).addErrback(failed)
+    d.addBoth(lambda _: content.close())
 
 
 def as2_site(rt: Runtime, identity: Identity) -> Site:
@@ -143,6 +201,7 @@ def as2_site(rt: Runtime, identity: Identity) -> Site:
     root.putChild(b"as2", messages)
     root.putChild(b"mdn", MdnResource(rt))
     site = Site(root, timeout=300)   # idle connections (slow-loris) are dropped
+    site.protocol = As2Channel
     site.requestFactory = SpoolingRequest
     site.archive = rt.archive
     site.max_body_bytes = rt.config.as2.max_body_bytes

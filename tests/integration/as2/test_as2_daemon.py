@@ -4,66 +4,16 @@ over HTTP; MDNs, dispositions, duplicates, caps, async receipts, and two gateway
 import http.server
 import threading
 import urllib.request
-from pathlib import Path
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from gateway.as2 import mdn
 from gateway.as2 import message as as2message
 from gateway.as2.message import SecurityPolicy
 from gateway.certs import self_signed
+from tests.integration.as2.as2_support import PARTNER_AS2, PARTNER_YAML, PAYLOAD, Peer
 from tests.support import free_port, wait_for, write_partner
-
-PAYLOAD = b"ISA*00*          *00*          *ZZ*PARTNER        *ZZ*GATEWAY        *" * 50
-PARTNER_AS2 = 'PARTNER "CO"'
-DEFAULT_POLICY = SecurityPolicy()
-
-
-class Peer:
-    """The trading partner's side: its key pair, and our gateway's certificate."""
-
-    def __init__(self, home: Path):
-        key_pem, cert_pem = self_signed("partner", key_size=2048)
-        (home / "certs" / "partners").mkdir(parents=True, exist_ok=True)
-        (home / "certs" / "partners" / "partner.pem").write_bytes(cert_pem)
-        self.key = load_pem_private_key(key_pem, None)
-        self.cert = x509.load_pem_x509_certificate(cert_pem)
-        self.home = home
-
-    @property
-    def gateway_cert(self):
-        return x509.load_pem_x509_certificate((self.home / "certs/gateway/as2.crt").read_bytes())
-
-    def build(self, payload=PAYLOAD, policy=DEFAULT_POLICY, **kw):
-        kw.setdefault("as2_to", "GATEWAY")
-        return as2message.build(payload, "application/edi-x12", policy, self.key, self.cert,
-                                self.gateway_cert, as2_from=PARTNER_AS2, filename="po.edi", **kw)
-
-    def post(self, port, out, body=None, headers=None):
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/as2", data=body or out.body,
-                                         headers=headers or out.headers, method="POST")
-        try:
-            with urllib.request.urlopen(request, timeout=30) as r:
-                return r.status, dict(r.headers), r.read()
-        except urllib.error.HTTPError as e:
-            return e.code, dict(e.headers), e.read()
-
-    def mdn(self, headers, body):
-        return mdn.parse(headers, body, [self.gateway_cert], require_signature=True)
-
-
-PARTNER_YAML = """\
-id: partner
-name: Partner Co
-as2:
-  as2_id: '{as2}'
-  url: http://127.0.0.1:{{port}}/as2
-  certificates: {{signing: partners/partner.pem, encryption: partners/partner.pem}}
-routes:
-  - to: [{{directory: out}}]
-"""
 
 
 @pytest.fixture
