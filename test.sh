@@ -5,5 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")"
 python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -e '.[dev,postgres]'
+bash tests/interop/install-pyas2lib.sh .venv/bin/python   # the interop tests' partner
 .venv/bin/ruff check .
 .venv/bin/pytest -q "$@"
