@@ -195,6 +195,9 @@ def _describe(identifier: core.Choice) -> str:
 
 
 def _pss(params: algos.RSASSAPSSParams) -> tuple[padding.PSS, hashes.HashAlgorithm]:
+    mgf = params["mask_gen_algorithm"]["algorithm"].native
+    if mgf != "mgf1":
+        raise UnexpectedProcessingError(f"unsupported RSASSA-PSS mask generation function {mgf}")
     hash_alg = hash_algorithm(params["hash_algorithm"]["algorithm"].native)
     mgf_hash = hash_algorithm(params["mask_gen_algorithm"]["parameters"]["algorithm"].native)
     return padding.PSS(
@@ -412,8 +415,16 @@ def _verify_signer(
         signed_bytes = b"\x31" + attrs.dump()[1:]
     sig_alg = signer["signature_algorithm"]
     scheme = sig_alg.signature_algo
+    pss_defaults = False
     if scheme == "rsassa_pss":
-        pad, hash_alg = _pss(sig_alg["parameters"])
+        params = sig_alg["parameters"]
+        # RFC 4055 §3.1: every field has a default; absent parameters are read as all of them
+        # (SHA-1, MGF1 with SHA-1, a 20-byte salt), as some products write them.
+        pss_defaults = isinstance(params, core.Void)
+        try:
+            pad, hash_alg = _pss(algos.RSASSAPSSParams() if pss_defaults else params)
+        except UnexpectedProcessingError as exc:
+            raise AuthenticationFailed(f"{where}: {exc}") from exc
     elif scheme == "rsassa_pkcs1v15":
         pad, hash_alg = padding.PKCS1v15(), hash_algorithm(name)
     else:
@@ -432,8 +443,14 @@ def _verify_signer(
         else:
             public_key.verify(signer["signature"].native, signed_bytes, pad, hash_alg)
     except InvalidSignature as exc:
+        subject = cert.subject.rfc4514_string()
+        if pss_defaults:
+            raise AuthenticationFailed(
+                f"{where}: RSASSA-PSS signature with default (SHA-1) parameters does not verify "
+                f"with certificate '{subject}'; the signer may have omitted its parameters"
+            ) from exc
         raise AuthenticationFailed(
-            f"{where}: signature does not verify with certificate '{cert.subject.rfc4514_string()}'"
+            f"{where}: signature does not verify with certificate '{subject}'"
         ) from exc
     return name
 

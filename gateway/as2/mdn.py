@@ -51,15 +51,27 @@ class ReceivedMdn:
         kind = (self.modifier or "").partition(":")[0].strip().lower()
         return self.disposition_type == "processed" and kind in ("", "warning")
 
+    @property
+    def mic_alg(self) -> str | None:
+        """The algorithm the Received-Content-MIC names, as the partner wrote it ('sha-256')."""
+        return mic_parts(self.mic)[1] if self.mic is not None else None
+
     def mic_matches(self, sent_mic: str) -> bool:
-        """Whether the receipt's Received-Content-MIC is the MIC we computed when sending."""
+        """Whether the receipt's Received-Content-MIC is ``sent_mic`` (the same digest by the
+        same algorithm, however each spells it)."""
         return self.mic is not None and _mic_key(self.mic) == _mic_key(sent_mic)
 
 
-def _mic_key(mic: str) -> tuple[str, str] | None:
+def mic_parts(mic: str) -> tuple[str, str]:
+    """A Received-Content-MIC as (base64 digest, algorithm as written): 'q1w2=, sha-256'."""
     digest, _, alg = mic.partition(",")
+    return "".join(digest.split()), alg.strip()
+
+
+def _mic_key(mic: str) -> tuple[str, str] | None:
+    digest, alg = mic_parts(mic)
     try:
-        return "".join(digest.split()), cms.digest_name(alg)
+        return digest, cms.digest_name(alg)
     except UnexpectedProcessingError:
         return None
 

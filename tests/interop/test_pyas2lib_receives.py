@@ -2,6 +2,8 @@
 decompresses the message and answers with its signed MDN (sync, or async to the gateway's
 receipt URL), and the gateway marks the message delivered or, on a negative MDN, failed."""
 
+import base64
+import hashlib
 import urllib.request
 
 import pytest
@@ -50,19 +52,21 @@ def sent_status(gateway, *statuses):
                     what=f"message {' or '.join(statuses)}\n{gateway.tail()}")
 
 
-@pytest.mark.parametrize("alg, cipher, mode, options", [
-    ("sha256", "aes256-cbc", "sync", ""),
-    ("sha512", "3des", "async", "compress: true"),
-    ("sha384", "aes128-cbc", "sync", "compress: true, compress_before_sign: false"),
-    ("sha1", "aes192-cbc", "async", "sign_padding: pss, key_transport: oaep"),
-], ids=["sha256-aes256-sync", "compressed-sha512-3des-async",
-        "signed-then-compressed-sha384-aes128-sync", "pss-oaep-sha1-aes192-async"])
+@pytest.mark.parametrize("alg, mdn_alg, cipher, mode, options", [
+    ("sha256", "sha256", "aes256-cbc", "sync", ""),
+    ("sha512", "sha256", "3des", "async", "compress: true"),
+    ("sha384", "sha1", "aes128-cbc", "sync", "compress: true, compress_before_sign: false"),
+    ("sha1", "sha1", "aes192-cbc", "async", "sign_padding: pss, key_transport: oaep"),
+], ids=["sha256-aes256-sync", "compressed-sha512-mic-sha256-3des-async",
+        "signed-then-compressed-sha384-mic-sha1-aes128-sync", "pss-oaep-sha1-aes192-async"])
 def test_pyas2lib_takes_the_gateway_message_and_its_mdn_settles_it(gateway, endpoint, alg,
-                                                                   cipher, mode, options):
+                                                                   mdn_alg, cipher, mode,
+                                                                   options):
     url, received, pending = pyas2lib_receiver(gateway.peer, endpoint, sign=True, encrypt=True)
-    # pyas2lib computes the MIC with the signature's digest, whatever the MIC algorithm asked.
+    # pyas2lib computes the MIC with the signature's digest, whatever MIC algorithm we ask for;
+    # the gateway checks it with the algorithm the MDN names.
     configure(gateway, url=url, security=f"{{sign_alg: {alg}, encrypt_alg: {cipher}, {options}}}",
-              mdn=f"{{mode: {mode}, signed: true, sign_alg: {alg}}}")
+              mdn=f"{{mode: {mode}, signed: true, sign_alg: {mdn_alg}}}")
     gateway.start()
     (gateway.home / "invoice.edi").write_bytes(PAYLOAD)
     gateway.command("send", "--partner", "pyas2lib", "invoice.edi")
@@ -83,8 +87,13 @@ def test_pyas2lib_takes_the_gateway_message_and_its_mdn_settles_it(gateway, endp
     assert message.compressed == ("compress" in options)
     assert (sent["status"], sent["error"]) == ("delivered", None)
     assert sent["message_id"] == f"<{message.message_id}>"
-    assert sent["mic"].split(",")[0] == message.mic.decode()
     assert sent["disposition"].endswith("processed")
+    digest, _, named = sent["mic"].partition(",")
+    assert named.strip() == f"sha-{mdn_alg[3:]}"        # the one we asked for, and keep
+    # pyas2lib's MIC is by the signature's digest: when that is not what we asked for, the
+    # gateway computed the MIC again by it to accept the MDN.
+    assert len(base64.b64decode(message.mic)) == hashlib.new(alg).digest_size
+    assert (digest == message.mic.decode()) == (mdn_alg == alg)
 
 
 def test_pyas2lib_refuses_an_unsigned_message_and_the_send_fails(gateway, endpoint):
