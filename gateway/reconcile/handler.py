@@ -12,65 +12,66 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from gateway import metrics
-from gateway.reconcile import documents, ledger
+from gateway.reconcile import inbox, ledger
 from gateway.reconcile.checks import settings_for
 from gateway.worker import PermanentError
 
 log = logging.getLogger(__name__)
 
 
+BATCH = 1000   # documents one ``reconcile`` job books at most: its own and others waiting
+
+
 async def apply(db, document_id: str, *, settings: Mapping[str, dict] | None = None,
-                now: float | None = None) -> dict:
-    """Book one stored document. A document that cannot be read becomes an ``invalid_document``
-    discrepancy naming the field; its outcome is {"booked": False, "invalid": message}."""
+                now: float | None = None, take: int = 0) -> dict:
+    """Book one stored document, with up to ``take`` others waiting in the inbox. A document
+    that cannot be read becomes an ``invalid_document`` discrepancy naming the field; one that
+    does not exist, or whose partner's settings are wrong, fails for good. Returns
+    :func:`gateway.reconcile.inbox.thd_book`'s outcome."""
     now = time.time() if now is None else now
-    row = await db.run(ledger.thd_load_document, document_id)
-    if row is None:
-        raise PermanentError(f"document {document_id} does not exist")
-    try:
-        doc = documents.read(row)
-    except documents.InvalidDocument as e:
-        log.warning("reconcile: partner %s: %s", row["partner_id"], e)
-        await db.run(ledger.thd_record_invalid, document_id=document_id,
-                     partner_id=row["partner_id"], doc_type=str(row["doc_type"]), field=e.field,
-                     message=str(e), now=now)
-        return {"booked": False, "invalid": str(e)}
-    try:
-        partner_settings = settings_for((settings or {}).get(doc.partner_id))
-    except ValueError as e:
-        raise PermanentError(f"partner {doc.partner_id}: {e}") from None
-    return await db.run(ledger.thd_apply, doc, now=now, settings=partner_settings)
+    outcome = await db.run(inbox.thd_book, [document_id], take=take, now=now,
+                           settings=settings or {})
+    if outcome["jobs"]:
+        metrics.JOBS.labels(inbox.KIND, "done").inc(len(outcome["jobs"]))
+    if document_id in outcome["refused"]:
+        raise PermanentError(outcome["refused"][document_id])
+    return outcome
 
 
-async def reconcile(rt, job, settings: Mapping[str, dict] | None = None) -> None:
-    """Job handler: payload {"document": <documents.id>}; idempotent by document id."""
+async def reconcile(rt, job, settings: Mapping[str, dict] | None = None,
+                    batch: int = BATCH) -> None:
+    """Job handler: payload {"document": <documents.id>}; books that document and others
+    waiting, up to ``batch``; idempotent by document id."""
     document_id = job.payload.get("document")
     if not isinstance(document_id, str) or not document_id:
         raise PermanentError(f"reconcile job {job.id}: payload names no document")
-    await apply(rt.db, document_id, settings=settings)
+    await apply(rt.db, document_id, settings=settings, take=batch - 1)
 
 
 async def sweep(db, now: float, settings: Mapping[str, dict] | None = None,
                 batch: int = 500) -> int:
     """Re-evaluate every subject whose deadline has come (ASN overdue, invoice unpaid past its
-    terms, credit memo due); one transaction each. Returns how many were evaluated."""
+    terms, credit memo due), ``batch`` subjects per transaction. Returns how many were
+    evaluated."""
     done = 0
     # A subject skipped for its partner's broken settings stays due: do not fetch it again.
     seen: set[tuple[str, str]] = set()
+    checked: dict[str, dict | None] = {}
     while True:
         due = [s for s in await db.run(ledger.thd_due, now=now, limit=batch) if s not in seen]
         if not due:
             return done
-        for partner_id, subject in due:
-            seen.add((partner_id, subject))
+        seen.update(due)
+        for partner_id in {p for p, _ in due} - checked.keys():
             try:
-                partner_settings = settings_for((settings or {}).get(partner_id))
+                checked[partner_id] = settings_for((settings or {}).get(partner_id))
             except ValueError as e:
                 log.error("reconcile sweep: partner %s: %s", partner_id, e)
-                continue
-            await db.run(ledger.thd_evaluate, partner_id, subject, now=now,
-                         settings=partner_settings)
-            done += 1
+                checked[partner_id] = None
+        due = [(p, s) for p, s in due if checked[p] is not None]
+        if due:
+            await db.run(ledger.thd_evaluate, due, now=now, settings=checked)
+            done += len(due)
 
 
 async def refresh_metrics(db, since: float | None = None) -> None:

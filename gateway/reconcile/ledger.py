@@ -1,16 +1,22 @@
 """The reconciliation ledger in the store: booking documents, evaluating subjects, discrepancies.
 
 Every ``thd_*`` function runs inside one transaction (``Database.run``) and returns plain values.
-A subject's row is locked while it is evaluated, so two workers booking documents of the same
-order on PostgreSQL take turns instead of each writing findings that miss the other's document.
+Documents are booked in batches with a fixed number of statements per batch: the documents and
+their links are inserted together, the subjects they touch are locked in sorted order, the
+documents and discrepancies of those subjects are loaded at once, every subject is evaluated in
+memory, and what changed is written back in bulk. Locking before loading means two workers
+booking documents of the same order on PostgreSQL take turns instead of each writing findings
+that miss the other's document; sorted order means they never wait on each other in a circle.
 """
 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 
 from gateway.reconcile import checks
 from gateway.reconcile.documents import Doc, links
@@ -26,58 +32,231 @@ from gateway.store.sql import insert_ignore
 
 AUTO = "auto"
 UNSETTLED = ("open", "acknowledged")
+CHUNK = 500   # values per IN list and rows per multi-row INSERT: well under both bind limits
 
 
 class LedgerError(ValueError):
     """An operator action the ledger refuses (unknown discrepancy, wrong status)."""
 
 
-def thd_load_document(conn, document_id: str) -> dict | None:
-    """A row of the gateway's ``documents`` table, as the handler receives it."""
-    row = conn.execute(select(documents.c.id, documents.c.partner_id, documents.c.doc_type,
-                              documents.c.body, documents.c.created_at)
-                       .where(documents.c.id == document_id)).first()
-    return dict(row._mapping) if row else None
+def chunks(items: list, size: int = CHUNK):
+    """``items`` in slices of ``size``: for IN lists and multi-row statements."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
-def thd_apply(conn, doc: Doc, *, now: float, settings: dict) -> dict:
-    """Book a document and re-evaluate every subject it touches; a document already booked
-    changes nothing. Returns {"booked": bool, "subjects": [...], "opened": n, "resolved": n}."""
-    booked = conn.execute(
-        insert_ignore(conn, reconcile_documents, ["document_id"]).values(
-            document_id=doc.id, partner_id=doc.partner_id, doc_type=doc.doc_type,
-            number=doc.number, issued_at=doc.issued_at, received_at=doc.received_at,
-            body=json.dumps(doc.body, sort_keys=True), booked_at=now)
-        .returning(reconcile_documents.c.document_id)).scalar()
-    outcome = {"booked": booked is not None, "subjects": [], "opened": 0, "resolved": 0}
-    if booked is None:
-        return outcome
-    conn.execute(reconcile_links.insert(), [
-        dict(document_id=doc.id, kind=kind, value=value, partner_id=doc.partner_id)
-        for kind, value in sorted(links(doc))])
-    # Sorted, so that two transactions lock shared subjects in the same order.
-    for subject in sorted(checks.subjects(doc)):
-        opened, resolved = thd_evaluate(conn, doc.partner_id, subject, now=now,
-                                        settings=settings,
-                                        cause=f"{doc.doc_type} {doc.number}")
-        outcome["subjects"].append(subject)
-        outcome["opened"] += opened
-        outcome["resolved"] += resolved
-    return outcome
+def thd_load_documents(conn, document_ids: list[str]) -> dict[str, dict]:
+    """Rows of the gateway's ``documents`` table by id, as the handler receives them."""
+    found = {}
+    for chunk in chunks(sorted(set(document_ids))):
+        for row in conn.execute(select(documents.c.id, documents.c.partner_id,
+                                       documents.c.doc_type, documents.c.body,
+                                       documents.c.created_at)
+                                .where(documents.c.id.in_(chunk))):
+            found[row.id] = dict(row._mapping)
+    return found
 
 
-def _lock_subject(conn, partner_id: str, subject: str, now: float) -> None:
-    conn.execute(insert_ignore(conn, reconcile_subjects, ["partner_id", "subject"])
-                 .values(partner_id=partner_id, subject=subject, evaluated_at=now))
-    conn.execute(select(reconcile_subjects.c.subject).where(
-        reconcile_subjects.c.partner_id == partner_id,
-        reconcile_subjects.c.subject == subject).with_for_update())
+def thd_apply(conn, docs: list[Doc], *, now: float, settings: Mapping[str, dict]) -> dict:
+    """Book documents and re-evaluate every subject they touch, as if each was booked alone in
+    the order given; a document already booked (before, or earlier in ``docs``) changes nothing.
+    ``settings``: partner id -> its checked settings. Returns {"booked": [document ids],
+    "subjects": [(partner, subject)], "opened": n, "resolved": n}."""
+    new = _book(conn, docs, now)
+    plan = [(doc, sorted(checks.subjects(doc))) for doc in new]
+    books = _Books.load(conn, sorted({(d.partner_id, s) for d, subjects in plan
+                                      for s in subjects}), now=now, pending=new)
+    for doc, subjects in plan:
+        books.show(doc)
+        for subject in subjects:
+            books.evaluate(doc.partner_id, subject, settings[doc.partner_id],
+                           cause=f"{doc.doc_type} {doc.number}")
+    books.save(conn)
+    return {"booked": [d.id for d in new], "subjects": sorted(books.evaluated),
+            "opened": books.opened, "resolved": books.resolved}
+
+
+def thd_evaluate(conn, subjects: list[tuple[str, str]], *, now: float,
+                 settings: Mapping[str, dict]) -> tuple[int, int]:
+    """Store what the rules find now for subjects (partner, subject): new findings open,
+    changed ones are updated, vanished ones are resolved. Returns (opened, resolved)."""
+    keys = sorted(set(subjects))
+    books = _Books.load(conn, keys, now=now)
+    for partner_id, subject in keys:
+        books.evaluate(partner_id, subject, settings[partner_id])
+    books.save(conn)
+    return books.opened, books.resolved
+
+
+def _book(conn, docs: list[Doc], now: float) -> list[Doc]:
+    """Insert the documents not booked yet and their links; the new ones, in the given order."""
+    unique: dict[str, Doc] = {}
+    for doc in docs:
+        unique.setdefault(doc.id, doc)
+    t = reconcile_documents
+    booked: set[str] = set()
+    # In id order, so that two transactions booking the same documents meet in the same order.
+    rows = [dict(document_id=d.id, partner_id=d.partner_id, doc_type=d.doc_type,
+                 number=d.number, issued_at=d.issued_at, received_at=d.received_at,
+                 body=json.dumps(d.body, sort_keys=True), booked_at=now)
+            for d in map(unique.get, sorted(unique))]
+    if rows:
+        booked.update(conn.execute(insert_ignore(conn, t, ["document_id"])
+                                   .returning(t.c.document_id), rows).scalars())
+    new = [d for d in unique.values() if d.id in booked]
+    rows = [dict(document_id=d.id, kind=kind, value=value, partner_id=d.partner_id)
+            for d in new for kind, value in sorted(links(d))]
+    if rows:
+        conn.execute(reconcile_links.insert(), rows)
+    return new
 
 
 def _doc(row) -> Doc:
     return Doc(id=row.document_id, partner_id=row.partner_id, doc_type=row.doc_type,
                number=row.number, issued_at=row.issued_at, received_at=row.received_at,
                body=json.loads(row.body))
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value:f}"
+
+
+def _values(f: checks.Finding) -> dict:
+    return dict(type=f.type, severity=f.severity, message=f.message,
+                documents=json.dumps(list(f.documents)),
+                details=json.dumps(f.details, sort_keys=True, default=str),
+                po_number=f.po_number, invoice_number=f.invoice_number,
+                shipment_id=f.shipment_id, amount=_text(f.amount), currency=f.currency)
+
+
+def _by_partner(keys: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = defaultdict(list)
+    for partner_id, name in keys:
+        grouped[partner_id].append(name)
+    return grouped
+
+
+class _Books:
+    """The subjects of one transaction, locked: their documents and discrepancies in memory,
+    evaluated there, and written back by :meth:`save`."""
+
+    def __init__(self, now: float):
+        self.now = now
+        self.docs: dict[str, Doc] = {}
+        self.linked: dict[tuple[str, str], list[str]] = defaultdict(list)
+        self.hidden: set[str] = set()       # booked in this batch, not yet reached
+        self.found: dict[tuple[str, str], dict[str, dict]] = defaultdict(dict)
+        self.changed: dict[int, dict] = {}  # id(row) -> row to insert or update
+        self.outcome: dict[tuple[str, str], checks.Evaluation] = {}
+        self.evaluated: set[tuple[str, str]] = set()
+        self.opened = self.resolved = 0
+
+    @classmethod
+    def load(cls, conn, keys: list[tuple[str, str]], *, now: float,
+             pending: list[Doc] = ()) -> _Books:
+        """Lock the subjects ``keys`` (sorted) and load what they hold. ``pending`` documents
+        are booked but stay out of evaluations until :meth:`show`."""
+        books = cls(now)
+        books.docs.update((d.id, d) for d in pending)
+        books.hidden.update(d.id for d in pending)
+        s, lk, t = reconcile_subjects, reconcile_links, reconcile_discrepancies
+        grouped = _by_partner(keys)
+        if keys:
+            conn.execute(insert_ignore(conn, s, ["partner_id", "subject"]), [
+                dict(partner_id=p, subject=n, evaluated_at=now) for p, n in keys])
+        # Locked in (partner, subject) order: statements follow the sorted keys.
+        for partner_id, names in grouped.items():
+            for chunk in chunks(names):
+                conn.execute(select(s.c.subject).where(s.c.partner_id == partner_id,
+                                                       s.c.subject.in_(chunk))
+                             .order_by(s.c.subject).with_for_update()).all()
+        # A subject "po:PO1" is named like the link its documents carry: kind po, value PO1.
+        wanted: set[str] = set()
+        for partner_id, names in grouped.items():
+            by_kind = _by_partner((kind, value) for kind, _, value in
+                                  (n.partition(":") for n in names))
+            for kind, values in by_kind.items():
+                for chunk in chunks(values):
+                    for r in conn.execute(select(lk.c.value, lk.c.document_id).where(
+                            lk.c.partner_id == partner_id, lk.c.kind == kind,
+                            lk.c.value.in_(chunk))):
+                        books.linked[(partner_id, f"{kind}:{r.value}")].append(r.document_id)
+                        wanted.add(r.document_id)
+            for chunk in chunks(names):
+                for r in conn.execute(select(t).where(t.c.partner_id == partner_id,
+                                                      t.c.subject.in_(chunk))
+                                      .with_for_update()):
+                    books.found[(partner_id, r.subject)][r.key] = dict(r._mapping)
+        for chunk in chunks(sorted(wanted - books.docs.keys())):
+            books.docs.update((r.document_id, _doc(r)) for r in conn.execute(
+                select(reconcile_documents).where(reconcile_documents.c.document_id.in_(chunk))))
+        for ids in books.linked.values():
+            ids.sort(key=lambda i: (books.docs[i].issued_at, i))
+        return books
+
+    def show(self, doc: Doc) -> None:
+        """From now on, evaluations see this document of the batch."""
+        self.hidden.discard(doc.id)
+
+    def evaluate(self, partner_id: str, subject: str, settings: dict,
+                 cause: str | None = None) -> None:
+        """What the rules find for a subject now, settled against its stored discrepancies: new
+        findings open, changed ones are updated, vanished ones are resolved."""
+        key = (partner_id, subject)
+        docs = [self.docs[i] for i in self.linked.get(key, ()) if i not in self.hidden]
+        evaluation = checks.evaluate(subject, docs, self.now, settings)
+        self.outcome[key] = evaluation
+        self.evaluated.add(key)
+        rows, now = self.found[key], self.now
+        seen = set()
+        for f in evaluation.findings:
+            seen.add(f.key)
+            values = _values(f)
+            row = rows.get(f.key)
+            if row is None:
+                row = rows[f.key] = dict(id=None, partner_id=partner_id, subject=subject,
+                                         key=f.key, status="open", created_at=now,
+                                         updated_at=now, resolved_at=None, resolved_by=None,
+                                         comment=None, **values)
+                self.changed[id(row)] = row
+                self.opened += 1
+                continue
+            # A problem that comes back after settling itself, or turns into another (a return
+            # whose claim window closed), is news: open again. An operator's resolution stands.
+            reopen = (row["status"] == "resolved" and row["resolved_by"] == AUTO) or \
+                (row["status"] == "acknowledged" and row["type"] != f.type)
+            if reopen:
+                values.update(status="open", resolved_at=None, resolved_by=None, comment=None)
+                self.opened += 1
+            if reopen or any(row[k] != v for k, v in values.items()):
+                row.update(updated_at=now, **values)
+                self.changed[id(row)] = row
+        for row in rows.values():
+            if row["key"] not in seen and row["status"] in UNSETTLED:
+                row.update(status="resolved", resolved_at=now, resolved_by=AUTO, updated_at=now,
+                           comment=f"settled by {cause}" if cause
+                           else "no longer found when re-checked")
+                self.changed[id(row)] = row
+                self.resolved += 1
+
+    def save(self, conn) -> None:
+        """Write the new and changed discrepancies and the subjects' state, in bulk."""
+        t, s = reconcile_discrepancies, reconcile_subjects
+        rows = list(self.changed.values())
+        inserts = [{k: v for k, v in r.items() if k != "id"} for r in rows if r["id"] is None]
+        updates = [dict({k: v for k, v in r.items() if k not in ("id", "partner_id", "subject",
+                                                                  "key", "created_at")},
+                        row_id=r["id"]) for r in rows if r["id"] is not None]
+        if inserts:
+            conn.execute(t.insert(), inserts)
+        if updates:
+            conn.execute(update(t).where(t.c.id == bindparam("row_id")), updates)
+        states = [dict(key_partner=p, key_subject=n, next_check_at=e.next_check_at,
+                       evaluated_at=self.now, open_amount=_text(e.open_amount),
+                       currency=e.currency) for (p, n), e in sorted(self.outcome.items())]
+        if states:
+            conn.execute(update(s).where(s.c.partner_id == bindparam("key_partner"),
+                                         s.c.subject == bindparam("key_subject")), states)
 
 
 def thd_linked(conn, partner_id: str, kind: str, values: list[str]) -> list[Doc]:
@@ -92,58 +271,6 @@ def thd_linked(conn, partner_id: str, kind: str, values: list[str]) -> list[Doc]
                         .order_by(reconcile_documents.c.issued_at,
                                   reconcile_documents.c.document_id))
     return [_doc(r) for r in rows]
-
-
-def _text(value: Decimal | None) -> str | None:
-    return None if value is None else f"{value:f}"
-
-
-def thd_evaluate(conn, partner_id: str, subject: str, *, now: float, settings: dict,
-                 cause: str | None = None) -> tuple[int, int]:
-    """Store what the rules find for a subject now: new findings open, changed ones are
-    updated, vanished ones are resolved. Returns (opened, resolved)."""
-    _lock_subject(conn, partner_id, subject, now)
-    # A subject "po:PO1" is named like the link its documents carry: kind po, value PO1.
-    kind, _, value = subject.partition(":")
-    evaluation = checks.evaluate(subject, thd_linked(conn, partner_id, kind, [value]), now,
-                                 settings)
-    t = reconcile_discrepancies
-    existing = {r.key: r for r in conn.execute(select(t).where(t.c.partner_id == partner_id,
-                                                                t.c.subject == subject))}
-    opened = resolved = 0
-    for f in evaluation.findings:
-        values = dict(type=f.type, severity=f.severity, message=f.message,
-                      documents=json.dumps(list(f.documents)),
-                      details=json.dumps(f.details, sort_keys=True, default=str),
-                      po_number=f.po_number, invoice_number=f.invoice_number,
-                      shipment_id=f.shipment_id, amount=_text(f.amount), currency=f.currency)
-        row = existing.pop(f.key, None)
-        if row is None:
-            conn.execute(t.insert().values(partner_id=partner_id, subject=subject, key=f.key,
-                                           status="open", created_at=now, updated_at=now,
-                                           **values))
-            opened += 1
-            continue
-        # A problem that comes back after settling itself, or turns into another (a return
-        # whose claim window closed), is news: open again. An operator's resolution stands.
-        reopen = (row.status == "resolved" and row.resolved_by == AUTO) or \
-            (row.status == "acknowledged" and row.type != f.type)
-        if reopen:
-            values.update(status="open", resolved_at=None, resolved_by=None, comment=None)
-            opened += 1
-        if reopen or any(getattr(row, k) != v for k, v in values.items()):
-            conn.execute(update(t).where(t.c.id == row.id).values(updated_at=now, **values))
-    for row in existing.values():
-        if row.status in UNSETTLED:
-            conn.execute(update(t).where(t.c.id == row.id).values(
-                status="resolved", resolved_at=now, resolved_by=AUTO, updated_at=now,
-                comment=f"settled by {cause}" if cause else "no longer found when re-checked"))
-            resolved += 1
-    conn.execute(update(reconcile_subjects).where(
-        reconcile_subjects.c.partner_id == partner_id, reconcile_subjects.c.subject == subject)
-        .values(next_check_at=evaluation.next_check_at, evaluated_at=now,
-                open_amount=_text(evaluation.open_amount), currency=evaluation.currency))
-    return opened, resolved
 
 
 def thd_record_invalid(conn, *, document_id: str, partner_id: str, doc_type: str, field: str,

@@ -12,7 +12,7 @@ import pytest
 from twisted.internet import defer
 from twisted.python.failure import Failure
 
-from gateway.reconcile import handler, ledger
+from gateway.reconcile import handler, inbox, ledger
 from gateway.store import messages
 from gateway.store.database import Database, upgrade
 from gateway.store.schema import documents
@@ -90,6 +90,11 @@ class Books:
 
     def apply(self, doc_id: str, *, now: str) -> dict:
         return result(handler.apply(self.db, doc_id, settings=self.settings, now=ts(now)))
+
+    def book(self, doc_ids: list[str], *, now: str, take: int = 0) -> dict:
+        """Book documents in one batch, with up to ``take`` more waiting in the inbox."""
+        return self.db.transaction(inbox.thd_book, doc_ids, take=take, now=ts(now),
+                                   settings=self.settings or {})
 
     def add(self, doc_type: str, body, *, now: str, received: str | None = None) -> str:
         doc_id = self.store(doc_type, body, received=received or now)

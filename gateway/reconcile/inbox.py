@@ -1,0 +1,102 @@
+"""Documents waiting to be booked, and booking them in batches.
+
+The inbox is the queue itself: every document routed to the ledger has a ``reconcile`` job, and
+while the job is pending its document waits. A job books its own document together with others
+still waiting and ends their jobs in the same transaction, so under load one job books many, and
+a crash before the commit leaves all of them pending, to be booked again. On PostgreSQL waiting
+jobs are taken with ``FOR UPDATE SKIP LOCKED``, so two workers take disjoint batches; a job the
+worker has already claimed is not taken, and finds its document booked or books it itself.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+
+from sqlalchemy import select, update
+
+from gateway.reconcile import checks, documents, ledger
+from gateway.store.schema import jobs
+
+log = logging.getLogger(__name__)
+KIND = "reconcile"
+# Subjects one batch may touch: a remittance touches one per invoice it pays, and every subject
+# brings its documents into memory. Named documents are booked whatever their weight.
+MAX_SUBJECTS = 5000
+
+
+def thd_take(conn, *, limit: int, now: float) -> list[tuple[int, str | None]]:
+    """Pending ``reconcile`` jobs, oldest first, locked until the commit: (job id, document
+    id or None when the payload names none)."""
+    rows = conn.execute(select(jobs.c.id, jobs.c.payload)
+                        .where(jobs.c.status == "pending", jobs.c.run_after <= now,
+                               jobs.c.kind == KIND)
+                        .order_by(jobs.c.run_after, jobs.c.id).limit(limit)
+                        .with_for_update(skip_locked=True))
+    taken = []
+    for r in rows:
+        document = json.loads(r.payload).get("document")
+        taken.append((r.id, document if isinstance(document, str) and document else None))
+    return taken
+
+
+def thd_finish(conn, job_ids: list[int], *, now: float) -> None:
+    """The jobs of documents booked here are done."""
+    for chunk in ledger.chunks(job_ids):
+        conn.execute(update(jobs).where(jobs.c.id.in_(chunk), jobs.c.status == "pending")
+                     .values(status="done", updated_at=now))
+
+
+def thd_book(conn, document_ids: list[str], *, take: int, now: float,
+             settings: Mapping[str, dict]) -> dict:
+    """Book the stored documents ``document_ids`` and up to ``take`` more waiting in the inbox,
+    in that order. A document that cannot be read becomes an ``invalid_document`` discrepancy
+    naming the field. ``settings``: partner id -> overrides of the defaults.
+
+    Returns ledger.thd_apply's outcome with "invalid" {document id: message}, "refused"
+    {document id: why it cannot be booked: missing, or its partner's settings are wrong} and
+    "jobs" [waiting jobs finished here]. A waiting job whose document is refused, or left out
+    for the batch's size, stays pending for its own run."""
+    waiting = thd_take(conn, limit=take, now=now) if take > 0 else []
+    order = list(dict.fromkeys([*document_ids, *(d for _, d in waiting if d)]))
+    rows = ledger.thd_load_documents(conn, order)
+    named = set(document_ids)
+    docs, invalid, refused = [], {}, {}
+    checked: dict[str, dict] = {}
+    broken: dict[str, str] = {}
+    handled: set[str] = set()
+    weight = 0
+    for doc_id in order:
+        if doc_id not in named and weight >= MAX_SUBJECTS:
+            break
+        row = rows.get(doc_id)
+        if row is None:
+            refused[doc_id] = f"document {doc_id} does not exist"
+            continue
+        try:
+            doc = documents.read(row)
+        except documents.InvalidDocument as e:
+            log.warning("reconcile: partner %s: %s", row["partner_id"], e)
+            ledger.thd_record_invalid(conn, document_id=doc_id, partner_id=row["partner_id"],
+                                      doc_type=str(row["doc_type"]), field=e.field,
+                                      message=str(e), now=now)
+            invalid[doc_id] = str(e)
+            handled.add(doc_id)
+            continue
+        partner = doc.partner_id
+        if partner not in checked and partner not in broken:
+            try:
+                checked[partner] = checks.settings_for(settings.get(partner))
+            except ValueError as e:
+                broken[partner] = f"partner {partner}: {e}"
+        if partner in broken:
+            refused[doc_id] = broken[partner]
+            continue
+        docs.append(doc)
+        handled.add(doc_id)
+        weight += len(checks.subjects(doc))
+    outcome = ledger.thd_apply(conn, docs, now=now, settings=checked)
+    finished = [job for job, doc_id in waiting if doc_id in handled]
+    thd_finish(conn, finished, now=now)
+    return dict(outcome, invalid=invalid, refused=refused, jobs=finished)
