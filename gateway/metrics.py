@@ -76,6 +76,8 @@ DEAD_LETTERS = Gauge("gateway_dead_letter_jobs", "Jobs that failed for good and 
 DB_SECONDS = Histogram("gateway_db_seconds", "Database transaction time", ["op"],
                        buckets=(.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5))
 DB_ERRORS = Counter("gateway_db_errors_total", "Database transactions that failed", ["op"])
+DB_GROUP = Histogram("gateway_db_group_size", "Transactions committed together (SQLite)",
+                     buckets=(1, 2, 4, 8, 16, 32, 64))
 
 PARTNERS = Gauge("gateway_partners", "Trading partners loaded")
 RELOADS = Counter("gateway_config_reloads_total", "Partner reloads, by outcome (ok, failed)",

@@ -42,17 +42,20 @@ def thd_record(conn, *, partner_id: str, message_id: str, headers: dict, sha256:
         conn, direction="inbound", transport="as2", partner_id=partner_id, message_id=message_id,
         status="received", actor=actor, now=now, headers=headers, sha256=sha256, size=size,
         content_type=mime.field(headers, "Content-Type"))
-    if created:
-        jobs.thd_enqueue(conn, "as2-unwrap", {"message": id}, now=now, message_id=id,
-                         dedupe_key=f"as2-unwrap:{id}", run_after=now + RECOVER_AFTER_S)
-    return id, created, messages.thd_get(conn, id)["status"]
+    if not created:
+        return id, False, messages.thd_get(conn, id)["status"]
+    jobs.thd_enqueue(conn, "as2-unwrap", {"message": id}, now=now, message_id=id,
+                     dedupe_key=f"as2-unwrap:{id}", run_after=now + RECOVER_AFTER_S)
+    return id, True, "received"
 
 
 def thd_settle(conn, id: str, *, status: str, disposition: str, actor: str, now: float,
                async_mdn: bool, error: str | None = None, **fields) -> None:
-    """The unwrap's outcome, with the jobs it causes, in one transaction."""
+    """The unwrap's outcome, with the jobs it causes, in one transaction. The recovery job,
+    no longer needed, is settled with it."""
     messages.thd_set_status(conn, id, status, actor=actor, now=now, error=error,
                             disposition=disposition, detail=disposition, **fields)
+    jobs.thd_settle_pending(conn, "as2-unwrap", f"as2-unwrap:{id}", now=now)
     if status == "accepted":
         jobs.thd_enqueue(conn, "process", {"message": id}, now=now, message_id=id,
                          dedupe_key=f"process:{id}")
@@ -73,9 +76,12 @@ def _identify(rt: Runtime, identity: Identity, headers: dict) -> tuple[str, str 
     return partner.id, None
 
 
-async def unwrap_stored(rt: Runtime, identity: Identity, id: str) -> dict:
-    """Unwrap a recorded message once; returns its row. Safe to call again (a no-op then)."""
-    message = await rt.db.run(messages.thd_get, id)
+async def unwrap_stored(rt: Runtime, identity: Identity, id: str,
+                        message: dict | None = None) -> dict:
+    """Unwrap a recorded message once; returns its row as settled (from ``message``, the row
+    as recorded, when the caller has it). Safe to call again (a no-op then)."""
+    if message is None:
+        message = await rt.db.run(messages.thd_get, id)
     if message["status"] != "received":
         return message
     headers = message["headers"]
@@ -97,21 +103,22 @@ async def unwrap_stored(rt: Runtime, identity: Identity, id: str) -> dict:
             error = "unexpected processing error; the gateway operator has the details"
             disposition = "processed/error: unexpected-processing-error"
         else:
-            await rt.db.run(thd_settle, id, status="accepted", disposition="processed",
-                            now=time.time(), mic=result.mic, payload_sha256=payload_sha,
-                            filename=result.filename, content_type=result.content_type, **settle)
+            outcome = dict(status="accepted", disposition="processed", mic=result.mic,
+                           payload_sha256=payload_sha, filename=result.filename,
+                           content_type=result.content_type)
+            await rt.db.run(thd_settle, id, now=time.time(), **outcome, **settle)
             metrics.MESSAGES.labels(partner_id, "inbound", "accepted").inc()
             stats.count(partner_id, "inbound", "processed", message["size"])
             rt.wake_worker()
-            return await rt.db.run(messages.thd_get, id)
+            return dict(message, **outcome)
     log.warning("AS2 message %s (%s) from %s rejected: %s", id, message["message_id"],
                 partner_id, error)
-    await rt.db.run(thd_settle, id, status="rejected", disposition=disposition, error=error,
-                    now=time.time(), **settle)
+    outcome = dict(status="rejected", disposition=disposition, error=error)
+    await rt.db.run(thd_settle, id, now=time.time(), **outcome, **settle)
     metrics.MESSAGES.labels(partner_id, "inbound", "rejected").inc()
     stats.count(partner_id, "inbound", stats.disposition_label(disposition), message["size"])
     metrics.REJECTED.labels("as2", disposition.rpartition(" ")[2]).inc()
-    return await rt.db.run(messages.thd_get, id)
+    return dict(message, **outcome)
 
 
 def build_mdn(identity: Identity, message: dict, *, duplicate: bool = False):
@@ -138,8 +145,9 @@ async def receive(rt: Runtime, identity: Identity, headers: dict, spool) -> Answ
         metrics.REJECTED.labels("as2", "no-message-id").inc()
         return Answer(400, text="an AS2 message needs a Message-ID header (RFC 4130 section 5)")
     partner_id, _ = _identify(rt, identity, headers)
+    message_id = message_id.strip()
     id, created, status = await rt.db.run(
-        thd_record, partner_id=partner_id, message_id=message_id.strip(), headers=headers,
+        thd_record, partner_id=partner_id, message_id=message_id, headers=headers,
         sha256=sha256, size=size, actor=rt.owner, now=time.time())
     metrics.MESSAGE_BYTES.labels(partner_id, "inbound", "as2").inc(size)
     duplicate = not created and status != "received"
@@ -149,7 +157,11 @@ async def receive(rt: Runtime, identity: Identity, headers: dict, spool) -> Answ
         message = await rt.db.run(messages.thd_get, id)
     else:
         metrics.MESSAGES.labels(partner_id, "inbound", "received").inc()
-        message = await unwrap_stored(rt, identity, id)
+        # Just recorded: the row is what was written (a resend of one never unwrapped is read).
+        recorded = dict(id=id, partner_id=partner_id, message_id=message_id, status=status,
+                        headers=headers, sha256=sha256, size=size, disposition=None, mic=None,
+                        error=None) if created else None
+        message = await unwrap_stored(rt, identity, id, recorded)
     request = as2message.mdn_request(headers)
     if request is None:
         return Answer(200)

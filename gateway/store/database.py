@@ -3,11 +3,17 @@
 Functions named ``thd_*`` take a Connection inside a transaction and return plain values. Only
 they touch SQLAlchemy. Transient OperationalErrors (SQLite busy, PostgreSQL serialization or a
 dropped connection) are retried with the whole transaction.
+
+SQLite has one writer, and each commit waits for an fsync: ``run`` calls that queue up while the
+database thread is busy are committed together (group commit), each in a SAVEPOINT of its own so
+one that fails is undone alone. Each caller still gets its answer only after the commit that
+makes its work durable. PostgreSQL runs calls side by side on a pool of connections instead.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from pathlib import Path
 
@@ -16,14 +22,17 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
+from twisted.internet import defer
 from twisted.internet import reactor as default_reactor
 from twisted.internet.threads import deferToThreadPool
+from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
 from gateway import metrics
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
+MAX_GROUP = 64   # calls committed together at most: bounds how long the first one waits
 
 
 def make_engine(url: str) -> Engine:
@@ -84,6 +93,10 @@ class Database:
         # SQLite has one writer: more threads would only queue on its lock.
         size = 1 if self.engine.dialect.name == "sqlite" else pool_size
         self.pool = ThreadPool(minthreads=1, maxthreads=size, name="db")
+        self.grouped = self.engine.dialect.name == "sqlite"
+        self._queue: list[tuple] = []   # (fn, args, kwargs, Deferred) for the database thread
+        self._lock = threading.Lock()
+        self._draining = False
 
     @property
     def dialect(self) -> str:
@@ -114,6 +127,91 @@ class Database:
                 time.sleep(min(0.05 * 2 ** attempt, 2))
         raise AssertionError("unreachable")
 
+    def transactions(self, calls: list[tuple]) -> list[tuple[bool, object]]:
+        """Run ``(fn, args, kwargs)`` calls in one transaction, each in a SAVEPOINT, in the
+        calling thread: ``(True, result)`` or ``(False, Failure)`` per call, once committed.
+        A call that raises is rolled back alone (one whose error is transient then runs again
+        in a transaction of its own); a failed BEGIN or COMMIT retries the whole group."""
+        if len(calls) == 1:
+            return [self._alone(*calls[0])]
+        for attempt in range(self.retries + 1):
+            outcomes, seconds = [], []
+            try:
+                with self.engine.begin() as conn:
+                    for fn, args, kwargs in calls:
+                        started = time.perf_counter()
+                        outcomes.append(_in_savepoint(conn, fn, args, kwargs))
+                        seconds.append(time.perf_counter() - started)
+                    committing = time.perf_counter()
+                commit = time.perf_counter() - committing
+            except DBAPIError as e:
+                if attempt < self.retries and is_transient(e):
+                    log.warning("db group of %d: transient error, retrying (%s)", len(calls),
+                                e.orig)
+                    time.sleep(min(0.05 * 2 ** attempt, 2))
+                    continue
+                failure = Failure()
+            except Exception:
+                failure = Failure()
+            else:
+                metrics.DB_GROUP.observe(len(calls))
+                for i, (fn, args, kwargs) in enumerate(calls):
+                    if outcomes[i][0] is None:   # a transient error: on its own now
+                        outcomes[i] = self._alone(fn, args, kwargs)
+                        continue
+                    metrics.DB_SECONDS.labels(fn.__name__).observe(seconds[i] + commit)
+                    if not outcomes[i][0]:
+                        metrics.DB_ERRORS.labels(fn.__name__).inc()
+                return outcomes
+            for fn, _, _ in calls:
+                metrics.DB_ERRORS.labels(fn.__name__).inc()
+            return [(False, failure)] * len(calls)
+        raise AssertionError("unreachable")
+
+    def _alone(self, fn, args, kwargs) -> tuple[bool, object]:
+        try:
+            return True, self.transaction(fn, *args, **kwargs)
+        except Exception:
+            return False, Failure()
+
     def run(self, fn, *args, **kwargs):
-        """Deferred result of ``transaction(fn, ...)`` on the database thread pool."""
-        return deferToThreadPool(self.reactor, self.pool, self.transaction, fn, *args, **kwargs)
+        """Deferred result of ``transaction(fn, ...)`` on the database thread pool; on SQLite,
+        committed with whatever other calls are waiting."""
+        if not self.grouped:
+            return deferToThreadPool(self.reactor, self.pool, self.transaction, fn, *args,
+                                     **kwargs)
+        d = defer.Deferred()
+        with self._lock:
+            self._queue.append((fn, args, kwargs, d))
+            start, self._draining = not self._draining, True
+        if start:
+            self.pool.callInThread(self._drain)
+        return d
+
+    def _drain(self) -> None:
+        """In the database thread: commit the waiting calls, group by group, until none wait."""
+        while True:
+            with self._lock:
+                group, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
+                if not group:
+                    self._draining = False
+                    return
+            outcomes = self.transactions([(fn, args, kwargs) for fn, args, kwargs, _ in group])
+            for (*_, d), (ok, value) in zip(group, outcomes, strict=True):
+                self.reactor.callFromThread(d.callback if ok else d.errback, value)
+
+
+def _in_savepoint(conn, fn, args, kwargs) -> tuple[bool | None, object]:
+    """One call of a group: (True, result), or its work rolled back and (False, Failure), or
+    (None, Failure) when its error is transient and worth another try."""
+    # Plain SQL: SQLAlchemy's begin_nested() compiles its SAVEPOINT statements every time.
+    conn.exec_driver_sql("SAVEPOINT grouped")
+    try:
+        value = fn(conn, *args, **kwargs)
+    except Exception as e:
+        failure = Failure()
+        conn.exec_driver_sql("ROLLBACK TO grouped")
+        conn.exec_driver_sql("RELEASE grouped")
+        return (None if isinstance(e, DBAPIError) and is_transient(e) else False), failure
+    conn.exec_driver_sql("RELEASE grouped")
+    return True, value

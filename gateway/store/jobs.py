@@ -10,10 +10,35 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 
 from gateway.store.schema import jobs
-from gateway.store.sql import insert_ignore
+from gateway.store.sql import insert_ignore_for, prepared
+
+# Built once: every message queues jobs, and workers claim and settle them all the time.
+SETTLE_PENDING = update(jobs).where(jobs.c.kind == bindparam("job_kind"),
+                                    jobs.c.dedupe_key == bindparam("job_key"),
+                                    jobs.c.status == "pending")
+SETTLE_DONE = (update(jobs).where(jobs.c.id.in_(bindparam("done_ids", expanding=True)),
+                                  jobs.c.lease_owner == bindparam("owner"))
+               .values(status="done", lease_owner=None, lease_expires=None,
+                       updated_at=bindparam("done_at")))
+# Pending only, in run_after order: the (status, run_after) index serves it as it is.
+CLAIMABLE = (select(jobs.c.id)
+             .where(jobs.c.status == "pending", jobs.c.run_after <= bindparam("claim_at"),
+                    jobs.c.kind.in_(bindparam("kinds", expanding=True)))
+             .order_by(jobs.c.run_after, jobs.c.id).limit(bindparam("claim_limit"))
+             .with_for_update(skip_locked=True))
+CLAIM = (update(jobs).where(jobs.c.id.in_(CLAIMABLE.scalar_subquery()))
+         .values(status="running", lease_owner=bindparam("owner"),
+                 lease_expires=bindparam("expires"), attempts=jobs.c.attempts + 1,
+                 updated_at=bindparam("claimed_at"))
+         .returning(jobs.c.id, jobs.c.kind, jobs.c.payload, jobs.c.attempts, jobs.c.message_id))
+
+
+@prepared
+def insert_job(dialect_name: str):
+    return insert_ignore_for(dialect_name, jobs, ["kind", "dedupe_key"]).returning(jobs.c.id)
 
 
 @dataclass(frozen=True)
@@ -31,9 +56,13 @@ def thd_enqueue(conn, kind: str, payload: dict, *, now: float, dedupe_key: str |
     row = dict(kind=kind, payload=json.dumps(payload, sort_keys=True), dedupe_key=dedupe_key,
                status="pending", attempts=0, run_after=now if run_after is None else run_after,
                message_id=message_id, created_at=now, updated_at=now)
-    result = conn.execute(insert_ignore(conn, jobs, ["kind", "dedupe_key"]).values(**row)
-                          .returning(jobs.c.id))
-    return result.scalar()
+    return conn.execute(insert_job(conn), row).scalar()
+
+
+def thd_settle_pending(conn, kind: str, dedupe_key: str, *, now: float) -> bool:
+    """Mark a queued job done without running it: its work was done another way."""
+    return conn.execute(SETTLE_PENDING, dict(job_kind=kind, job_key=dedupe_key, status="done",
+                                             updated_at=now)).rowcount == 1
 
 
 def thd_enqueue_many(conn, kind: str, payloads: list[dict], *, now: float) -> int:
@@ -50,23 +79,13 @@ def thd_settle_and_claim(conn, owner: str, *, done: list[int], kinds: list[str],
     """Mark ``done`` jobs finished and claim up to ``limit`` more, in one transaction; with
     ``reclaim``, first take back the jobs of workers whose leases expired."""
     if done:
-        conn.execute(update(jobs).where(jobs.c.id.in_(done), jobs.c.lease_owner == owner)
-                     .values(status="done", lease_owner=None, lease_expires=None, updated_at=now))
+        conn.execute(SETTLE_DONE, dict(done_ids=done, owner=owner, done_at=now))
     if limit <= 0:
         return []
     if reclaim:
         _reclaim(conn, kinds, max_attempts, now)
-    # Pending only, in run_after order: the (status, run_after) index serves it as it is.
-    claimable = (select(jobs.c.id)
-                 .where(jobs.c.status == "pending", jobs.c.run_after <= now,
-                        jobs.c.kind.in_(kinds))
-                 .order_by(jobs.c.run_after, jobs.c.id).limit(limit)
-                 .with_for_update(skip_locked=True))
-    rows = conn.execute(
-        update(jobs).where(jobs.c.id.in_(claimable.scalar_subquery()))
-        .values(status="running", lease_owner=owner, lease_expires=now + lease_s,
-                attempts=jobs.c.attempts + 1, updated_at=now)
-        .returning(jobs.c.id, jobs.c.kind, jobs.c.payload, jobs.c.attempts, jobs.c.message_id))
+    rows = conn.execute(CLAIM, dict(claim_at=now, kinds=kinds, claim_limit=limit, owner=owner,
+                                    expires=now + lease_s, claimed_at=now))
     claimed = [Job(r.id, r.kind, json.loads(r.payload), r.attempts, r.message_id) for r in rows]
     return sorted(claimed, key=lambda j: j.id)
 

@@ -5,10 +5,20 @@ from __future__ import annotations
 import json
 import uuid
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from gateway.store.schema import counters, events, messages
-from gateway.store.sql import insert_ignore
+from gateway.store.sql import insert_ignore, insert_ignore_for, prepared
+
+# Built once: every message passes here several times.
+INSERT_EVENT = events.insert()
+UPDATE_MESSAGE = update(messages).where(messages.c.id == bindparam("message_key"))
+
+
+@prepared
+def insert_message(dialect_name: str):
+    return (insert_ignore_for(dialect_name, messages, ["partner_id", "direction", "message_id"])
+            .returning(messages.c.id))
 
 
 def thd_create(conn, *, direction: str, transport: str, partner_id: str, message_id: str,
@@ -20,8 +30,7 @@ def thd_create(conn, *, direction: str, transport: str, partner_id: str, message
     row = dict(id=new_id, direction=direction, transport=transport, partner_id=partner_id,
                message_id=message_id, status=status, created_at=now, updated_at=now,
                headers=json.dumps(headers) if headers is not None else None, **fields)
-    inserted = conn.execute(insert_ignore(conn, messages, ["partner_id", "direction", "message_id"])
-                            .values(**row).returning(messages.c.id)).scalar()
+    inserted = conn.execute(insert_message(conn), row).scalar()
     if inserted is None:
         existing = conn.execute(select(messages.c.id).where(
             messages.c.partner_id == partner_id, messages.c.direction == direction,
@@ -37,14 +46,14 @@ def thd_set_status(conn, id: str, status: str, *, actor: str, now: float,
     values = dict(status=status, updated_at=now, **fields)
     if error is not None:
         values["error"] = error
-    conn.execute(update(messages).where(messages.c.id == id).values(**values))
+    conn.execute(UPDATE_MESSAGE, dict(values, message_key=id))
     thd_event(conn, id, status, actor=actor, now=now, kind="status", detail=detail or error)
 
 
 def thd_event(conn, message_id: str | None, status: str | None, *, actor: str, now: float,
               kind: str = "operator", detail: str | None = None) -> None:
-    conn.execute(events.insert().values(at=now, message_id=message_id, kind=kind, status=status,
-                                        actor=actor, detail=detail))
+    conn.execute(INSERT_EVENT, dict(at=now, message_id=message_id, kind=kind, status=status,
+                                    actor=actor, detail=detail))
 
 
 def thd_get(conn, id: str) -> dict | None:
