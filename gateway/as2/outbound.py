@@ -11,9 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Sequence
 
-from sqlalchemy import update
 from twisted.internet.threads import deferToThread
 
 from gateway import metrics
@@ -25,7 +23,6 @@ from gateway.partners import Partner
 from gateway.runtime import Runtime
 from gateway.store import jobs, messages
 from gateway.store.jobs import Job
-from gateway.store.schema import messages as messages_table
 from gateway.worker import PermanentError
 
 log = logging.getLogger(__name__)
@@ -34,28 +31,10 @@ SETTLED = ("delivered", "failed")
 UNSETTLED = ("queued", "sent", "awaiting-mdn", "mdn-timeout")
 
 
-def thd_move(conn, id: str, status: str, *, source: Sequence[str], actor: str, now: float,
-             since: float | None = None, detail: str | None = None, error: str | None = None,
-             **fields) -> bool:
-    """Set a message's status and its ``error`` (None clears the last one) if it is one of
-    ``source`` (and, with ``since``, has not changed since that time), with its event; whether
-    it moved. A step that finds the message moved on by another (an MDN, a timeout, a resend)
-    changes nothing."""
-    query = update(messages_table).where(messages_table.c.id == id,
-                                         messages_table.c.status.in_(source))
-    if since is not None:
-        query = query.where(messages_table.c.updated_at == since)
-    values = dict(status=status, updated_at=now, error=error, **fields)
-    if conn.execute(query.values(**values)).rowcount != 1:
-        return False
-    messages.thd_event(conn, id, status, actor=actor, now=now, kind="status", detail=detail or error)
-    return True
-
-
 def thd_awaiting(conn, id: str, *, send_job: int, timeout_s: float, actor: str,
                  now: float) -> bool:
     """``sent`` -> ``awaiting-mdn`` with its timeout job, unless the MDN has already come."""
-    if not thd_move(conn, id, "awaiting-mdn", source=("sent",), actor=actor, now=now):
+    if not messages.thd_move(conn, id, "awaiting-mdn", source=("sent",), actor=actor, now=now):
         return False
     # One timeout per send (a resend waits again); it applies to this wait only.
     jobs.thd_enqueue(conn, "as2-mdn-timeout", {"message": id, "since": now}, now=now,
@@ -119,9 +98,9 @@ async def apply_mdn(rt: Runtime, partner: Partner, message: dict,
         error = await mic_problem(rt, partner, message, receipt)
         status = "failed" if error else "delivered"
         disposition = "mic-mismatch" if error else stats.disposition_label(receipt.disposition)
-    moved = await rt.db.run(thd_move, message["id"], status, source=UNSETTLED, actor=rt.owner,
-                            now=time.time(), error=error, disposition=receipt.disposition[:255],
-                            detail=receipt.disposition)
+    moved = await rt.db.run(messages.thd_move, message["id"], status, source=UNSETTLED,
+                            actor=rt.owner, now=time.time(), error=error,
+                            disposition=receipt.disposition[:255], detail=receipt.disposition)
     if not moved:
         return None
     _count_mdn(message, status, disposition)
@@ -157,7 +136,7 @@ async def send(rt: Runtime, identity: Identity, job: Job) -> None:
         raise PermanentError(f"partner {partner.id} has no AS2 URL to send to")
     out = await deferToThread(_wrap, rt, identity, partner, message, policy(partner))
     # A retried attempt sends again; a message an MDN settled meanwhile is not sent again.
-    sent = await rt.db.run(thd_move, message["id"], "sent", source=("queued", "sent"),
+    sent = await rt.db.run(messages.thd_move, message["id"], "sent", source=("queued", "sent"),
                            actor=rt.owner, now=time.time(), mic=out.mic,
                            detail=f"POST {partner.as2.url}")
     if not sent:
@@ -171,7 +150,7 @@ async def send(rt: Runtime, identity: Identity, job: Job) -> None:
         raise RuntimeError(f"{partner.as2.url} answered HTTP {code}: {body[:200]!r}")
     mode = partner.as2.mdn.mode
     if mode == "none":
-        delivered = await rt.db.run(thd_move, message["id"], "delivered", source=("sent",),
+        delivered = await rt.db.run(messages.thd_move, message["id"], "delivered", source=("sent",),
                                     actor=rt.owner, now=time.time(),
                                     detail=f"HTTP {code}, no MDN requested")
         if delivered:
@@ -185,7 +164,7 @@ async def send(rt: Runtime, identity: Identity, job: Job) -> None:
         try:
             receipt = await parse_mdn(rt, partner, headers, body)
         except As2Error as e:
-            failed = await rt.db.run(thd_move, message["id"], "failed", source=UNSETTLED,
+            failed = await rt.db.run(messages.thd_move, message["id"], "failed", source=UNSETTLED,
                                      actor=rt.owner, now=time.time(),
                                      error=f"the sync MDN could not be accepted: {e}")
             if failed:
@@ -222,9 +201,9 @@ async def mdn_timeout(rt: Runtime, job: Job) -> None:
     """The ``as2-mdn-timeout`` job: no async MDN arrived in time for the wait it was queued
     with (a message settled or sent again since is left as it is)."""
     message = await rt.db.run(messages.thd_get, job.payload["message"])
-    timed_out = await rt.db.run(thd_move, message["id"], "mdn-timeout", source=("awaiting-mdn",),
-                                since=job.payload.get("since"), actor=rt.owner, now=time.time(),
-                                error="no MDN arrived within the partner's mdn.timeout_s")
+    timed_out = await rt.db.run(messages.thd_move, message["id"], "mdn-timeout",
+                                source=("awaiting-mdn",), since=job.payload.get("since"),
+                                actor=rt.owner, now=time.time(), error="no MDN arrived within the partner's mdn.timeout_s")
     if timed_out:
         metrics.MESSAGES.labels(message["partner_id"], "outbound", "mdn-timeout").inc()
         stats.count(message["partner_id"], "outbound", "mdn-timeout", message["size"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy import bindparam, select, update
 
@@ -48,6 +49,24 @@ def thd_set_status(conn, id: str, status: str, *, actor: str, now: float,
         values["error"] = error
     conn.execute(UPDATE_MESSAGE, dict(values, message_key=id))
     thd_event(conn, id, status, actor=actor, now=now, kind="status", detail=detail or error)
+
+
+def thd_move(conn, id: str, status: str, *, source: Sequence[str], actor: str, now: float,
+             since: float | None = None, detail: str | None = None, error: str | None = None,
+             **fields) -> bool:
+    """Set a message's status and its ``error`` (None clears the last one) if it is one of
+    ``source`` (and, with ``since``, has not changed since that time), with its event; whether
+    it moved. A step that finds the message moved on by another (an MDN, a timeout, a resend)
+    changes nothing."""
+    query = update(messages).where(messages.c.id == id,
+                                         messages.c.status.in_(source))
+    if since is not None:
+        query = query.where(messages.c.updated_at == since)
+    values = dict(status=status, updated_at=now, error=error, **fields)
+    if conn.execute(query.values(**values)).rowcount != 1:
+        return False
+    thd_event(conn, id, status, actor=actor, now=now, kind="status", detail=detail or error)
+    return True
 
 
 def thd_event(conn, message_id: str | None, status: str | None, *, actor: str, now: float,

@@ -4,10 +4,11 @@ a second MDN leave the settled status as it is."""
 
 import json
 
-from gateway.as2.outbound import UNSETTLED, thd_awaiting, thd_move
+from gateway.as2.outbound import UNSETTLED, thd_awaiting
 from gateway.outbound import thd_queue, thd_resend
 from gateway.partners import Partner
 from gateway.store import jobs, messages
+from gateway.store.messages import thd_move
 
 PARTNER = Partner.model_validate({"id": "p", "name": "P", "as2": {
     "as2_id": "P", "url": "http://127.0.0.1:9/as2",
