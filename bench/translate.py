@@ -47,13 +47,13 @@ def amazon_orders(orders: int = 200, lines: int = 40) -> bytes:
                        [(gs("PO", "AMAZON", "VENDOR", 1), sets)], DELIMS).encode()
 
 
-def ship_notice(cartons: int = 50, items: int = 4) -> dict:
+def ship_notice(packages: int = 50, items: int = 4) -> dict:
     return {"shipment_id": "ASN1", "issued_at": "2024-01-05T12:00", "ship_date": "2024-01-05",
-            "orders": [{"po_number": "PO1", "cartons": [
-                {"sscc": f"{c:018d}", "lines": [
-                    {"line_number": str(i), "quantity": 2, "unit_of_measure": "EA",
-                     "upc": f"{i:012d}"} for i in range(1, items + 1)]}
-                for c in range(cartons)]}]}
+            "orders": [{"po_number": "PO1", "packages": [
+                {"sscc": f"{c:018d}", "items": [
+                    {"line_number": str(i), "quantity_shipped": 2, "unit": "EA",
+                     "product_ids": {"upc": f"{i:012d}"}} for i in range(1, items + 1)]}
+                for c in range(packages)]}]}
 
 
 def run(label: str, work, units: int, nbytes: int, seconds: float) -> None:
@@ -94,7 +94,7 @@ def main() -> None:
         sum(map(size, orders)), seconds)
     asn, m = ship_notice(), find_map("856")
     nbytes = len(write_segments(render(asn, m, 1), DELIMS))
-    run("856 (50 cartons x 4 items), render + check", lambda: render(asn, m, 1), 1, nbytes,
+    run("856 (50 packages x 4 items), render + check", lambda: render(asn, m, 1), 1, nbytes,
         seconds)
 
 

@@ -376,7 +376,8 @@ def add_parser(subparsers) -> None:
     check.add_argument("file")
     check.add_argument("--regime", metavar="eu|cn|us", help="default: the partner's customs.regime")
     check.add_argument("--partner", help="read FILE as an internal document "
-                       '({"document_type": "order", "document": {...}}) with its customs settings')
+                       '({"document_type": "purchase_order", "document": {...}}) with its '
+                       "customs settings")
     check.set_defaults(fn=cmd_check)
     status = sub.add_parser("status", help="consignments in the store, last changed first: "
                             "state, version, number of filings, problems")
@@ -395,6 +396,7 @@ def add_parser(subparsers) -> None:
                            "corrected FILE, as its next version; exit 1 when refused")
     amend.add_argument("consignment")
     amend.add_argument("file", help="the customs library's consignment JSON, or an internal "
-                       'order or ship notice ({"document_type": "order", "document": {...}})')
+                       'order or ship notice ({"document_type": "purchase_order", '
+                       '"document": {...}})')
     amend.add_argument("--partner", help="whose consignment, when several partners declare it")
     amend.set_defaults(fn=cmd_amend)

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from twisted.internet.threads import deferToThread
 
 from gateway import metrics
+from gateway.documents import REFERENCES, reference
 from gateway.outbound import thd_queue, transport_for
 from gateway.partners import Partner
 from gateway.route.router import delivery, targets
@@ -28,7 +29,6 @@ from gateway.store.sql import insert_ignore
 from gateway.translate import DocumentError, validate_document
 from gateway.worker import PermanentError
 from gateway.x12flow import (
-    REFERENCES,
     Examination,
     SetOutcome,
     acknowledgment,
@@ -180,7 +180,7 @@ def thd_record_json(conn, message: dict, partner: Partner, carried, *, actor: st
                                 error=document)
         return
     outcome = SetOutcome("", doc_type, "", "A", [], doc_type,
-                         str(document.get(REFERENCES[doc_type], "")), document)
+                         reference(doc_type, document) or "", document)
     doc_id = thd_store_document(conn, message["id"], 1, partner.id, outcome, now)
     kinds = thd_enqueue_routes(conn, message["id"], partner, doc_type=doc_type,
                                document_id=doc_id, now=now, run=run)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.documents import reference
 from gateway.edi.x12 import (
     FunctionalGroup,
     GroupEnd,
@@ -37,16 +38,11 @@ from gateway.translate.inbound import translate as translate_set
 from gateway.translate.inbound import translate_ack
 from gateway.translate.maps import MapError, find_map, load_map, map_path
 
-DOC_TYPES = {"850": "order", "855": "order_ack", "856": "ship_notice", "810": "invoice",
-             "820": "remittance", "180": "return", "812": "credit_memo",
+DOC_TYPES = {"850": "purchase_order", "855": "po_acknowledgment", "856": "ship_notice",
+             "810": "invoice", "820": "remittance", "180": "return", "812": "credit_memo",
              "997": "functional_ack", "999": "functional_ack"}
 ACK_SETS = ("997", "999")
-# The field that names a document in reports and lookups, per document type.
 TA1_DUPLICATE = "025"   # TA105: duplicate interchange control number
-REFERENCES = {"order": "po_number", "order_ack": "po_number", "ship_notice": "shipment_id",
-              "invoice": "invoice_number", "remittance": "payment_reference",
-              "return": "return_id", "credit_memo": "memo_number",
-              "functional_ack": "group_control_number"}
 
 
 @dataclass
@@ -141,10 +137,13 @@ def translator(partner: Partner, mapping_dir: Path):
                 compiled[ts.id] = load_map(mapping_dir / explicit[ts.id])
             map = compiled[ts.id]
         else:
-            map = find_map(ts.id, ts.group.version, profile=partner.x12_profile,
-                           root=mapping_dir / "x12", overlay=overlay)
+            key = (ts.id, ts.group.version)
+            if key not in compiled:
+                compiled[key] = find_map(ts.id, ts.group.version, profile=partner.x12_profile,
+                                         root=mapping_dir / "x12", overlay=overlay)
+            map = compiled[key]
         document = translate_set(ts, map)
-        return document.get(REFERENCES.get(map.document, "")), document
+        return reference(map.document, document), document
 
     return translate
 

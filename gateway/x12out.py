@@ -10,6 +10,7 @@ from datetime import datetime
 
 from gateway.archive import Archive
 from gateway.config import Config
+from gateway.documents import reference
 from gateway.edi.x12 import Delimiters, Validator, find_guide, gs, interchange, isa, read_units
 from gateway.edi.x12.envelope import TransactionSet
 from gateway.outbound import thd_queue
@@ -17,10 +18,9 @@ from gateway.partners import Partner
 from gateway.store import acks, jobs, messages
 from gateway.store.schema import documents
 from gateway.translate import find_map, render
-from gateway.x12flow import REFERENCES
 
-SET_IDS = {"order_ack": "855", "ship_notice": "856", "invoice": "810", "order": "850",
-           "remittance": "820"}
+SET_IDS = {"po_acknowledgment": "855", "ship_notice": "856", "invoice": "810",
+           "purchase_order": "850", "remittance": "820"}
 FUNCTIONAL_IDS = {"855": "PR", "856": "SH", "810": "IN", "850": "PO", "820": "RA"}
 DELIMITERS = Delimiters("*", ">", "~")
 ISA_VERSIONS = {"004010": "00401", "004030": "00403", "005010": "00501"}
@@ -96,7 +96,7 @@ def thd_queue_documents(conn, partner: Partner, archive_ref: tuple[str, int],
         doc_id = str(uuid.uuid4())
         conn.execute(documents.insert().values(
             id=doc_id, message_id=id, position=position, partner_id=partner.id,
-            doc_type=doc_type, reference=str(document.get(REFERENCES[doc_type], ""))[:64],
+            doc_type=doc_type, reference=(reference(doc_type, document) or "")[:64],
             body=json.dumps(document), created_at=now))
         if reconcile:
             jobs.thd_enqueue(conn, "reconcile", {"document": doc_id}, now=now, message_id=id,

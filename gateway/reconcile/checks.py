@@ -16,6 +16,8 @@ from decimal import Decimal
 from gateway.reconcile.documents import Doc, amount, day, find_line, item_label, timestamp
 
 DAY = 86400
+# Acknowledgment types (BAK02) that reject the whole order: it counts as cancelled.
+ACK_REJECTED = ("RJ", "RD", "RF")
 DEFAULT_SETTINGS = {
     "claim_window_days": 30,     # a return must be credited within this many days
     "asn_late_hours": 24,        # a ship notice later than this after shipping is late
@@ -97,7 +99,7 @@ def settings_for(overrides: dict | None) -> dict:
 def subjects(doc: Doc) -> list[str]:
     """The subjects whose findings a document can change."""
     body = doc.body
-    if doc.doc_type in ("order", "order_ack"):
+    if doc.doc_type in ("purchase_order", "po_acknowledgment"):
         return [f"po:{doc.number}"]
     if doc.doc_type == "ship_notice":
         return sorted({f"po:{o['po_number']}" for o in body["orders"]})
@@ -105,7 +107,7 @@ def subjects(doc: Doc) -> list[str]:
         po = [f"po:{body['po_number']}"] if body.get("po_number") else []
         return [f"invoice:{doc.number}", *po]
     if doc.doc_type == "remittance":
-        paid = {f"invoice:{i['invoice_number']}" for i in body["invoices"]}
+        paid = {f"invoice:{i['invoice_number']}" for i in body["remittances"]}
         return [f"remittance:{doc.number}", *sorted(paid)]
     if doc.doc_type == "return":
         return [f"return:{doc.number}"]
@@ -113,6 +115,12 @@ def subjects(doc: Doc) -> list[str]:
     return [f"{kind}:{body[field]}" for kind, field in (("return", "return_id"),
                                                         ("invoice", "invoice_number"))
             if body.get(field)]
+
+
+def ship_by(order: dict) -> str | None:
+    """The last day an order may ship (DTM 038, else the last day of delivery, 063)."""
+    dates = order.get("dates") or {}
+    return dates.get("ship_no_later") or dates.get("deliver_no_later")
 
 
 def _latest(docs: list[Doc], doc_type: str) -> dict[str, Doc]:
@@ -141,18 +149,18 @@ def evaluate(subject: str, docs: list[Doc], now: float, settings: dict) -> Evalu
 def _shipped_lines(notice: Doc, po: str):
     for order in notice.body["orders"]:
         if order["po_number"] == po:
-            for carton in order["cartons"]:
-                yield from carton["lines"]
+            for package in order["packages"]:
+                yield from package["items"]
 
 
 def _po(po: str, docs: list[Doc], now: float, settings: dict) -> Evaluation:
     result = Evaluation()
-    orders = sorted((d for d in docs if d.doc_type == "order"),
+    orders = sorted((d for d in docs if d.doc_type == "purchase_order"),
                     key=lambda d: (d.issued_at, d.received_at, d.id))
     placed = [o for o in orders if o.body.get("purpose", "original") != "cancellation"]
-    cancelled = [d for d in docs if (d.doc_type == "order" and d.body.get("purpose") ==
-                                     "cancellation") or (d.doc_type == "order_ack" and
-                                                         d.body["status"] == "rejected")]
+    cancelled = [d for d in docs if (d.doc_type == "purchase_order" and d.body.get("purpose") ==
+                                     "cancellation") or (d.doc_type == "po_acknowledgment" and
+                                                         d.body["ack_type"] in ACK_REJECTED)]
     notices = list(_latest(docs, "ship_notice").values())
     invoices = list(_latest(docs, "invoice").values())
     late_after = settings["asn_late_hours"] * 3600
@@ -201,9 +209,9 @@ def _po(po: str, docs: list[Doc], now: float, settings: dict) -> Evaluation:
         for line in _shipped_lines(notice, po):
             match = find_line(lines, line)
             if match is None:
-                unknown[item_label(line)] += amount(line["quantity"])
+                unknown[item_label(line)] += amount(line["quantity_shipped"])
             else:
-                shipped_qty[match["line_number"]] += amount(line["quantity"])
+                shipped_qty[match["line_number"]] += amount(line["quantity_shipped"])
                 if notice.id not in shipped_by[match["line_number"]]:
                     shipped_by[match["line_number"]].append(notice.id)
         for label, qty in sorted(unknown.items()):
@@ -223,7 +231,7 @@ def _po(po: str, docs: list[Doc], now: float, settings: dict) -> Evaluation:
                         po_number=po, amount=(shipped - ordered) * amount(line["unit_price"]),
                         currency=currency))
 
-    window_end = order.body.get("ship_window", {}).get("latest")
+    window_end = ship_by(order.body)
     if window_end and not notices and not cancelled:
         deadline = timestamp(window_end, end_of_day=True) + late_after
         if now > deadline:
@@ -301,8 +309,8 @@ def _invoice(number: str, docs: list[Doc], now: float, settings: dict) -> Evalua
     invoices = sorted((d for d in docs if d.doc_type == "invoice" and d.number == number),
                       key=lambda d: (d.issued_at, d.received_at, d.id))
     payments = [(remit, entry) for remit in _latest(docs, "remittance").values()
-                for entry in remit.body["invoices"] if entry["invoice_number"] == number]
-    paid = sum((amount(e["paid_amount"]) + amount(e.get("discount_amount", 0))
+                for entry in remit.body["remittances"] if entry["invoice_number"] == number]
+    paid = sum((amount(e["amount_paid"]) + amount(e.get("discount", 0))
                 for _, e in payments), Decimal(0))
     adjustments = _adjustments(a for _, e in payments for a in e.get("adjustments", ()))
     paid_by = tuple(r.id for r, _ in payments)
@@ -314,7 +322,7 @@ def _invoice(number: str, docs: list[Doc], now: float, settings: dict) -> Evalua
                         f"payment {refs} pays {_money(paid)} on invoice {number}, which is "
                         f"unknown", paid_by, {"paid": _money(paid), "adjustments": adjustments},
                         invoice_number=number, amount=paid,
-                        currency=payments[0][0].body["currency"]))
+                        currency=payments[0][0].body["payment"]["currency"]))
         return result
 
     invoice = invoices[-1]
@@ -382,7 +390,7 @@ def _remittance(reference: str, docs: list[Doc], now: float, settings: dict) -> 
     remit = _latest(docs, "remittance").get(reference)
     if remit is None:
         return Evaluation()
-    currency = remit.body["currency"]
+    currency = remit.body["payment"]["currency"]
     return Evaluation([
         Finding(f"deduction:{i}", "deduction",
                 f"payment {reference} deducts {a['amount']} {currency} "

@@ -58,7 +58,7 @@ def _order(args) -> dict:
     if len(chains) > 1:
         raise SystemExit(f"PO {args.order} is booked for several partners "
                          f"({', '.join(c['partner_id'] for c in chains)}): name one with --partner")
-    orders = [d["body"] for c in chains for d in c["documents"] if d["doc_type"] == "order"
+    orders = [d["body"] for c in chains for d in c["documents"] if d["doc_type"] == "purchase_order"
               and d["number"] == args.order and d["body"].get("purpose") != "cancellation"]
     if not orders:
         raise SystemExit(f"no order {args.order!r} is booked and no such file exists")
@@ -69,7 +69,7 @@ def cmd_respond(args) -> int:
     try:
         order = _order(args)
         facts = parse_json(Path(args.shipment).read_text(encoding="utf-8"), respond.FACTS)
-        drafts = dict(zip(("order_ack", "ship_notice", "invoice"),
+        drafts = dict(zip(("po_acknowledgment", "ship_notice", "invoice"),
                           respond.draft(order, facts), strict=True))
     except InvalidDocument as e:
         print(f"cannot draft: {e}", file=sys.stderr)

@@ -11,18 +11,23 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 
+from gateway.documents import reference
 from gateway.translate.schemas import is_valid, validator
 
-DOC_TYPES = ("order", "order_ack", "ship_notice", "invoice", "remittance", "return",
-             "credit_memo")
-# The document's own number and date: what it is called in reports and when it was issued.
-NUMBER_FIELD = {"order": "po_number", "order_ack": "po_number", "ship_notice": "shipment_id",
-                "invoice": "invoice_number", "remittance": "payment_reference",
-                "return": "return_id", "credit_memo": "memo_number"}
-DATE_FIELD = {"order": "order_date", "order_ack": "ack_date", "ship_notice": "issued_at",
-              "invoice": "invoice_date", "remittance": "payment_date", "return": "return_date",
-              "credit_memo": "memo_date"}
-ITEM_IDS = ("asin", "ean", "upc", "gtin", "isbn", "sku")
+DOC_TYPES = ("purchase_order", "po_acknowledgment", "ship_notice", "invoice", "remittance",
+             "return", "credit_memo")
+# The document's own date (its number is gateway.x12flow.reference): when it was issued.
+DATE_FIELD = {"purchase_order": ("po_date",), "po_acknowledgment": ("date",),
+              "ship_notice": ("issued_at",), "invoice": ("invoice_date",),
+              "remittance": ("payment", "date"), "return": ("return_date",),
+              "credit_memo": ("memo_date",)}
+# The identifiers of a line's product_ids, and how people name them.
+ITEM_IDS = {"buyer_part": "buyer part", "ean": "EAN", "upc": "UPC", "gtin": "GTIN",
+            "isbn": "ISBN", "vendor_part": "vendor part"}
+# The kind of reference a document's own number is.
+LINK_KIND = {"purchase_order": "po", "po_acknowledgment": "po", "ship_notice": "shipment",
+             "invoice": "invoice", "remittance": "remittance", "return": "return",
+             "credit_memo": "credit_memo"}
 MAX_ERRORS_NAMED = 3
 
 
@@ -64,7 +69,8 @@ def amount(value) -> Decimal:
 
 
 def item_keys(line: dict) -> set[str]:
-    return {f"{name}:{line[name]}" for name in ITEM_IDS if line.get(name)}
+    ids = line.get("product_ids") or {}
+    return {f"{name}:{ids[name]}" for name in ITEM_IDS if ids.get(name)}
 
 
 def find_line(order_lines: list[dict], line: dict) -> dict | None:
@@ -77,7 +83,9 @@ def find_line(order_lines: list[dict], line: dict) -> dict | None:
 
 def item_label(line: dict) -> str:
     """How people name an item: its line number and first identifier."""
-    ident = next((f"{n.upper()} {line[n]}" for n in ITEM_IDS if line.get(n)), "no identifier")
+    ids = line.get("product_ids") or {}
+    ident = next((f"{label} {ids[n]}" for n, label in ITEM_IDS.items() if ids.get(n)),
+                 "no identifier")
     return f"line {line['line_number']} ({ident})" if line.get("line_number") else ident
 
 
@@ -109,8 +117,11 @@ def check(name: str, body, document: str) -> None:
     """Raise InvalidDocument for the first faults of ``body`` against schema ``name``."""
     if is_valid(body, name):   # the fast check; the reference validator only explains faults
         return
+    # Unevaluated properties are mostly the echo of another error (a subschema that failed
+    # evaluates nothing): named after the others.
     errors = sorted(validator(name).iter_errors(body),
-                    key=lambda e: [str(p) for p in e.absolute_path])
+                    key=lambda e: (e.validator == "unevaluatedProperties",
+                                   [str(p) for p in e.absolute_path]))
     if errors:
         field, message = _explain(errors[0])
         others = [f"{f}: {m}" for f, m in map(_explain, errors[1:MAX_ERRORS_NAMED])]
@@ -144,9 +155,11 @@ def read(row: dict) -> Doc:
                               f"({', '.join(DOC_TYPES)})")
     body = parse_json(row["body"], name)
     check(doc_type, body, name)
-    issued = body.get(DATE_FIELD[doc_type])
+    issued = body
+    for key in DATE_FIELD[doc_type]:
+        issued = issued.get(key) if isinstance(issued, dict) else None
     return Doc(id=doc_id, partner_id=row["partner_id"], doc_type=doc_type,
-               number=body[NUMBER_FIELD[doc_type]],
+               number=reference(doc_type, body),
                issued_at=timestamp(issued) if issued else row["created_at"],
                received_at=row["created_at"], body=body)
 
@@ -155,15 +168,13 @@ def links(doc: Doc) -> set[tuple[str, str]]:
     """The references that tie a document to others: (kind, value) with kind po, shipment,
     invoice, remittance, return or credit_memo."""
     body = doc.body
-    found = {({"order": "po", "order_ack": "po", "ship_notice": "shipment",
-               "invoice": "invoice", "remittance": "remittance", "return": "return",
-               "credit_memo": "credit_memo"}[doc.doc_type], doc.number)}
+    found = {(LINK_KIND[doc.doc_type], doc.number)}
     for kind, field in (("po", "po_number"), ("invoice", "invoice_number"),
                         ("shipment", "shipment_id"), ("return", "return_id")):
         if body.get(field):
             found.add((kind, body[field]))
     for order in body.get("orders", ()):
         found.add(("po", order["po_number"]))
-    for paid in body.get("invoices", ()):
+    for paid in body.get("remittances", ()):
         found.add(("invoice", paid["invoice_number"]))
     return found

@@ -10,6 +10,7 @@ import json
 from collections import defaultdict
 from decimal import Decimal
 
+from gateway.reconcile.checks import ship_by
 from gateway.reconcile.documents import amount, day
 
 FORMATS = ("table", "csv", "json")
@@ -100,17 +101,16 @@ def render(report: dict, fmt: str) -> str:
 def _summary(doc: dict, chain: dict) -> str:
     """One line about a document, in the terms of its type."""
     body, kind = doc["body"], doc["doc_type"]
-    if kind == "order":
+    if kind == "purchase_order":
         purpose = body.get("purpose", "original")
-        return f"{len(body['lines'])} lines, {purpose}" + (
-            f", ship by {body['ship_window']['latest']}" if body.get("ship_window", {})
-            .get("latest") else "")
-    if kind == "order_ack":
-        return f"{body['status']}"
+        last = ship_by(body)
+        return f"{len(body['lines'])} lines, {purpose}" + (f", ship by {last}" if last else "")
+    if kind == "po_acknowledgment":
+        return f"{body['ack_type']}"
     if kind == "ship_notice":
-        cartons = sum(len(o["cartons"]) for o in body["orders"]
-                      if o["po_number"] in chain["po_numbers"])
-        return f"shipped {body['ship_date']}, {cartons} cartons"
+        packages = sum(len(o["packages"]) for o in body["orders"]
+                       if o["po_number"] in chain["po_numbers"])
+        return f"shipped {body['ship_date']}, {packages} packages"
     if kind == "invoice":
         text = f"{body['total_amount']} {body['currency']}, PO {body.get('po_number') or '-'}"
         unpaid = chain["unpaid"].get(doc["number"])
@@ -119,9 +119,9 @@ def _summary(doc: dict, chain: dict) -> str:
                      f", unpaid {unpaid['amount']} {unpaid['currency']}")
         return text
     if kind == "remittance":
-        paid = [f"{e['invoice_number']} {e['paid_amount']}" for e in body["invoices"]
+        paid = [f"{e['invoice_number']} {e['amount_paid']}" for e in body["remittances"]
                 if e["invoice_number"] in chain["invoice_numbers"]]
-        return f"pays {', '.join(paid) or 'none of these invoices'} {body['currency']}"
+        return f"pays {', '.join(paid) or 'none of these invoices'} {body['payment']['currency']}"
     if kind == "return":
         return f"{sum(amount(x['quantity']) for x in body['lines'])} units returned"
     return f"{body['kind']} {body['amount']} {body['currency']}" + (

@@ -61,7 +61,7 @@ documents = Table(
     Column("message_id", String(36), ForeignKey("messages.id"), nullable=False),
     Column("position", Integer, nullable=False),
     Column("partner_id", String(64), nullable=False),
-    Column("doc_type", String(16), nullable=False),
+    Column("doc_type", String(32), nullable=False),
     Column("reference", String(64)),                       # PO number, invoice number, ...
     Column("body", Text, nullable=False),                  # JSON
     Column("created_at", Float, nullable=False),
@@ -115,7 +115,7 @@ reconcile_documents = Table(
     "reconcile_documents", metadata,
     Column("document_id", String(36), primary_key=True),
     Column("partner_id", String(64), nullable=False),
-    Column("doc_type", String(16), nullable=False),
+    Column("doc_type", String(32), nullable=False),
     Column("number", String(64), nullable=False),           # PO, shipment, invoice, ... number
     Column("issued_at", Float, nullable=False),             # the document's own date
     Column("received_at", Float, nullable=False),

@@ -19,10 +19,19 @@ from .values import datetime_in
 Trace = dict[tuple, tuple[Segment | None, int, str]]
 
 
-def _negate(value):
-    if isinstance(value, str):
-        return value[1:] if value.startswith("-") else "-" + value
-    return -value
+def _split(node: Node, loop: str) -> list[Node]:
+    """One view of `node` per instance of its child loop `loop`, holding that one instance (the
+    node itself when it has none): a PO1 read once per ACK."""
+    found = node.children.get(loop)
+    if not found:
+        return [node]
+    views = []
+    for child in found:
+        view = Node(node.shape)
+        view.segments, view.nested = node.segments, node.nested
+        view.children = {**node.children, loop: [child]}
+        views.append(view)
+    return views
 
 
 class _Reader:
@@ -33,6 +42,10 @@ class _Reader:
 
     def segment(self, node: Node, addr: Address) -> Segment | None:
         quals = addr.quals
+        if not addr.steps:
+            found = node.segments.get(addr.tag)
+            if found and quals is None:
+                return found[0]
         for n in descend(node, addr.steps) if addr.steps else (node,):
             for seg in n.segments.get(addr.tag, ()):
                 if quals is None or seg.get(1) in quals:
@@ -54,13 +67,18 @@ class _Reader:
                                 addr.component if addr and seg else 0, json_path(field), value)
 
     def scalar(self, f: Scalar, node: Node, index: int, path: tuple):
-        texts = []
-        first = None
-        for addr in f.at:
-            seg = self.segment(node, addr)
-            texts.append(self.text(seg, addr) if seg is not None else "")
-            if first is None:
-                first = seg
+        if len(f.at) == 1:
+            addr = f.at[0]
+            first = self.segment(node, addr)
+            texts = [self.text(first, addr) if first is not None else ""]
+        else:
+            texts = []
+            first = None
+            for addr in f.at:
+                seg = self.segment(node, addr)
+                texts.append(self.text(seg, addr) if seg is not None else "")
+                if first is None:
+                    first = seg
         if self.trace is not None:
             addr = f.at[0]
             self.trace[path + (f.name,)] = (first or node.first,
@@ -77,11 +95,6 @@ class _Reader:
                 value = f.load(*texts) if len(texts) > 1 else f.load(text)
         except ValueError as exc:
             raise self.fail(str(exc), first, f.at[0], path + (f.name,), text) from None
-        if f.sign is not None:
-            where, negative, _ = f.sign
-            seg = self.segment(node, where)
-            if seg is not None and self.text(seg, where) == negative:
-                value = _negate(value)
         return value
 
     def collect(self, f: Collect, node: Node, path: tuple) -> list[str]:
@@ -114,14 +127,18 @@ class _Reader:
                 continue
             if trace is not None:
                 trace[path + (name,)] = (node.first, 0, "/".join(s.name for s in f.steps))
-            if not f.steps:
+            if not f.steps and not f.choices:
                 sub = self.build(f, node, index, path + (name,))
                 if sub:
                     obj[name] = sub
                 continue
-            nodes = descend(node, f.steps)
+            nodes = ([n for steps in f.choices for n in descend(node, steps)] if f.choices
+                     else descend(node, f.steps))
             if f.many:
-                items = [self.build(f, n, i, path + (name, i)) for i, n in enumerate(nodes)]
+                items: list = []
+                for i, n in enumerate(nodes):
+                    for view in _split(n, f.split.loop) if f.split else (n,):
+                        items.append(self.build(f, view, i, path + (name, len(items))))
                 if items:
                     obj[name] = items
             elif nodes:

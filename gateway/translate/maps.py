@@ -75,7 +75,6 @@ class Scalar:
     codes: dict[str, object] | None = None
     codes_out: dict[object, str] | None = None
     default: object = None
-    sign: tuple[Address, str, str] | None = None  # (where, code if negative, code if positive)
 
 
 @dataclass(slots=True)
@@ -98,8 +97,19 @@ class Ids:
 
 
 @dataclass(slots=True)
+class Split:
+    """An array item per instance of a child loop (ACK under PO1): consecutive items with the
+    same value of `same` are one instance of the parent loop when written."""
+
+    loop: str
+    same: str
+
+
+@dataclass(slots=True)
 class Context:
-    """An object of the document and the loop instance(s) it is read from."""
+    """An object of the document and the loop instance(s) it is read from. `choices`: the
+    alternative loops of an array over several sibling loops (`each: [N1_ST, N1_BT]`), the one an
+    item is written to chosen by the X12 code of `chooser`, the field at the loops' qualifier."""
 
     name: str
     shape: Shape
@@ -107,6 +117,9 @@ class Context:
     many: bool = False
     fields: list = field(default_factory=list)
     ids: Ids | None = None
+    choices: tuple[tuple[Step, ...], ...] = ()
+    chooser: Scalar | None = None
+    split: Split | None = None
     fixed: list[tuple[Address, object]] = field(default_factory=list)
     always: list[tuple[Address, object]] = field(default_factory=list)
 
@@ -136,8 +149,8 @@ def _reverse(codes: dict) -> dict:
 
 
 # The keys each kind of spec may have: anything else is a typo, reported at load time.
-SCALAR_KEYS = {"at", "as", "codes", "default", "sign"}
-CONTEXT_KEYS = {"fields", "loop", "each", "ids", "fixed", "always"}
+SCALAR_KEYS = {"at", "as", "codes", "default"}
+CONTEXT_KEYS = {"fields", "loop", "each", "ids", "fixed", "always", "split"}
 MAP_KEYS = CONTEXT_KEYS | {"transaction_set", "document", "guide"}
 
 
@@ -216,11 +229,8 @@ class _Compiler:
         codes = spec.get("codes")
         if codes is not None:
             codes = {str(k): v for k, v in codes.items()}
-        sign = spec.get("sign")
-        if sign is not None:
-            sign = (self.address(shape, sign[0], where), str(sign[1]), str(sign[2]))
         return Scalar(name, tuple(self.address(shape, a, where) for a in at), load, dump, codes,
-                      None if codes is None else _reverse(codes), spec.get("default"), sign)
+                      None if codes is None else _reverse(codes), spec.get("default"))
 
     def value(self, spec):
         if isinstance(spec, dict) and "count" in spec:
@@ -235,13 +245,19 @@ class _Compiler:
         self.keys(spec, allowed, where)
         loop = spec.get("each", spec.get("loop"))
         steps: tuple[Step, ...] = ()
-        if loop is not None:
+        choices = []
+        if isinstance(loop, list):
+            choices = [self.steps(shape, str(p).split("/"), where) for p in loop]
+            shape = choices[0][1]
+            if any(s.order != shape.order for _, s in choices):
+                raise self.error(where, "the loops of `each` must have the same segments")
+        elif loop is not None:
             steps, shape = self.steps(shape, str(loop).split("/"), where)
         ctx = Context(name, shape, steps, "each" in spec)
         for key, sub in (spec.get("fields") or {}).items():
             sub_where = f"{where}.{key}"
             sub = self.expand(sub, sub_where)
-            if isinstance(sub, dict) and "fields" in sub:
+            if isinstance(sub, dict) and ("fields" in sub or "ids" in sub):
                 ctx.fields.append(self.context(shape, key, sub, sub_where))
             elif isinstance(sub, dict) and "collect" in sub:
                 self.keys(sub, {"collect", "elements"}, sub_where)
@@ -259,6 +275,22 @@ class _Compiler:
             for addr, value in (spec.get(key) or {}).items():
                 getattr(ctx, key).append((self.address(shape, addr, f"{where}.{key}"),
                                           self.value(value)))
+        if choices:
+            ctx.choices = tuple(s for s, _ in choices)
+            pos = ctx.choices[0][-1].qual_pos
+            ctx.chooser = next((f for f in ctx.fields if type(f) is Scalar and f.codes
+                                and not f.at[0].steps and f.at[0].tag == shape.tag
+                                and f.at[0].element == pos), None)
+            if ctx.chooser is None:
+                raise self.error(where, f"`each` over several loops needs a field with codes at "
+                                        f"{shape.tag}{pos:02d} to choose the loop written")
+        split = spec.get("split")
+        if split is not None:
+            self.keys(split, {"loop", "same"}, f"{where}.split")
+            if split["loop"] not in shape.loops:
+                raise self.error(f"{where}.split", f"loop {split['loop']} is not in loop "
+                                                   f"{shape.name} of the guide")
+            ctx.split = Split(str(split["loop"]), str(split["same"]))
         return ctx
 
 

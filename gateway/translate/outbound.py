@@ -100,12 +100,6 @@ class _Writer:
         return text if isinstance(text, tuple) else (text,)
 
     def scalar(self, f: Scalar, node: Node, value, path: tuple) -> None:
-        if f.sign is not None:
-            where, negative, positive = f.sign
-            minus = value.startswith("-") if isinstance(value, str) else value < 0
-            if minus:
-                value = value[1:] if isinstance(value, str) else -value
-            self.put(node, where, negative if minus else positive)
         for addr, text in zip(f.at, self.text(f, value, path), strict=False):
             if text:
                 self.put(node, addr, text)
@@ -130,8 +124,19 @@ class _Writer:
             elif kind is Collect:
                 self.collect(f, node, value)
             elif f.many:
+                target, same = None, None
                 for i, item in enumerate(value):
-                    self.build(f, self.node_at(node, f.steps, new=True), item, path + (f.name, i))
+                    where = path + (f.name, i)
+                    if f.split is not None and same is not None and \
+                            item.get(f.split.same) == same:
+                        self.extend(f, target, item, where)
+                    else:
+                        steps = self.choose(f, item, where)
+                        if steps is None:
+                            continue
+                        target = self.node_at(node, steps, new=True)
+                        self.build(f, target, item, where)
+                    same = item.get(f.split.same) if f.split is not None else None
             elif value:
                 self.build(f, self.node_at(node, f.steps), value, path + (f.name,))
         if ctx.ids is not None:
@@ -145,6 +150,28 @@ class _Writer:
                     if not _is_set(seg.elements, addr):
                         _set(seg.elements, addr.element, addr.component,
                              self.resolve(ctx, obj, value, path))
+
+    def choose(self, ctx: Context, item: dict, path: tuple) -> tuple[Step, ...] | None:
+        """The loop an item goes to: of several alternatives, the one whose qualifiers hold the
+        X12 code of the item's chooser field; None when the guide has no loop for it (a buyer
+        party where the guide has only ship-to and bill-to): not written, like any value the map
+        has no place for."""
+        if not ctx.choices:
+            return ctx.steps
+        f = ctx.chooser
+        if f.name not in item:
+            raise RenderError(json_path(path + (f.name,)), "required to choose the X12 loop")
+        code = self.text(f, item[f.name], path)[0]
+        return next((steps for steps in ctx.choices
+                     if steps[-1].quals is None or code in steps[-1].quals), None)
+
+    def extend(self, ctx: Context, node: Node, item: dict, path: tuple) -> None:
+        """An item continuing the previous one's loop instance: written into it with a new
+        instance of the split loop (another ACK of the same PO1)."""
+        loop = ctx.split.loop
+        kept = node.children.pop(loop, [])
+        self.build(ctx, node, item, path)
+        node.children[loop] = kept + node.children.get(loop, [])
 
     def resolve(self, ctx: Context, obj: dict, value, path: tuple):
         if isinstance(value, FieldRef):

@@ -66,7 +66,7 @@ def _inline(node, name: str):
 
 @cache
 def validator(doc_type: str) -> Draft202012Validator:
-    """The validator of one document type, e.g. "order" for order.schema.json."""
+    """The validator of one document type, e.g. "invoice" for invoice.schema.json."""
     name = f"{doc_type}.schema.json"
     if not (SCHEMAS / name).exists():
         raise KeyError(f"no schema {name}")

@@ -17,7 +17,7 @@ class Shape:
     """A guide loop compiled for tree building: which segment ids it holds itself and which
     ids start its child loops."""
 
-    __slots__ = ("name", "tag", "match", "order", "segments", "starts", "loops")
+    __slots__ = ("name", "tag", "match", "order", "segments", "starts", "loops", "route")
 
     def __init__(self, loop: LoopDef):
         self.name = loop.name
@@ -37,6 +37,8 @@ class Shape:
                 self.order.append((True, shape.name))
                 self.loops[shape.name] = shape
                 self.starts.setdefault(shape.tag, []).append(shape)
+        # segment id -> True when it starts a child loop, False when this loop holds it
+        self.route = {**dict.fromkeys(self.segments, False), **dict.fromkeys(self.starts, True)}
 
     def pick(self, seg: Segment) -> "Shape | None":
         """The child loop `seg` starts: the one whose qualifier it carries."""
@@ -97,36 +99,44 @@ def assemble(segments: Iterable[Segment], shape: Shape) -> Node:
     stack = [root]
     hl_ids: dict[str, Node] = {}
     for seg in segments:
-        tag = seg.elements[0]
-        for depth in range(len(stack) - 1, -1, -1):
+        els = seg.elements
+        tag = els[0]
+        depth = len(stack) - 1
+        node = stack[depth]
+        starts = node.shape.route.get(tag)
+        while starts is None and depth:
+            depth -= 1
             node = stack[depth]
+            starts = node.shape.route.get(tag)
+        if starts is None:
+            node = stack[-1]
+        elif starts:
             shape = node.shape
-            if tag in shape.starts:
-                child_shape = shape.pick(seg)
-                del stack[depth + 1:]
-                if child_shape is None:
-                    child = node.open(shape.starts[tag][0], UNMATCHED)
-                elif tag == HL:
-                    # Nest under the HL named by HL02 where there is one.
-                    parent = hl_ids.get(seg.get(2))
-                    child = Node(child_shape)
-                    if parent is None:
-                        node.children.setdefault(child_shape.name, []).append(child)
-                    else:
-                        parent.children.setdefault(child_shape.name, []).append(child)
-                        parent.nested.append(child)
-                    hl_ids[seg.get(1)] = child
+            child_shape = shape.pick(seg)
+            del stack[depth + 1:]
+            if child_shape is None:
+                node = node.open(shape.starts[tag][0], UNMATCHED)
+            elif tag == HL:
+                # Nest under the HL named by HL02 where there is one.
+                parent = hl_ids.get(els[2] if len(els) > 2 else "")
+                child = Node(child_shape)
+                if parent is None:
+                    node.children.setdefault(child_shape.name, []).append(child)
                 else:
-                    child = node.open(child_shape)
-                child.add(seg)
-                stack.append(child)
-                break
-            if tag in shape.segments:
-                del stack[depth + 1:]
-                node.add(seg)
-                break
+                    parent.children.setdefault(child_shape.name, []).append(child)
+                    parent.nested.append(child)
+                hl_ids[els[1] if len(els) > 1 else ""] = child
+                node = child
+            else:
+                node = node.open(child_shape)
+            stack.append(node)
         else:
-            stack[-1].add(seg)
+            del stack[depth + 1:]
+        held = node.segments.get(tag)
+        if held is None:
+            node.segments[tag] = [seg]
+        else:
+            held.append(seg)
     return root
 
 

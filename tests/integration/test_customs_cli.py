@@ -75,22 +75,24 @@ def test_every_error_finding_is_printed_with_rule_field_and_value(gw, home):
 
 
 def test_an_internal_order_is_read_with_the_partners_customs_settings(gw, home):
-    order = {"po_number": "PO-7", "order_date": "2026-07-15", "currency": "USD",
-             "parties": {"ship_to": {"name": "Erika Mustermann",
-                                     "address_lines": ["Heidestrasse 17"], "city": "Koeln",
-                                     "postcode": "51147", "country": "DE"}},
-             "lines": [{"line_number": "1", "sku": "MUG-01", "quantity": 2,
-                        "unit_of_measure": "EA", "unit_price": "12.50"}]}
-    path = write(home, "order.json", {"document_type": "order", "document": order})
+    order = {"po_number": "PO-7", "po_date": "2026-07-15", "currency": "USD",
+             "parties": [{"role": "ship_to", "name": "Erika Mustermann",
+                          "address": {"lines": ["Heidestrasse 17"], "city": "Koeln",
+                                      "postcode": "51147", "country": "DE"}}],
+             "lines": [{"line_number": "1", "product_ids": {"vendor_part": "MUG-01"},
+                        "quantity": 2, "unit": "EA", "unit_price": "12.50"}]}
+    path = write(home, "order.json", {"document_type": "purchase_order", "document": order})
     result = check(gw, path, "--partner", "shop")
     assert result.returncode == 1
     assert "error EU-PARTY consignee.phone" in result.stdout
     assert result.stdout.splitlines()[-1].startswith("PO-7 (eu): 1 error(s)")
-    order["parties"]["ship_to"]["phone"] = "+49 221 123456"
-    assert check(gw, write(home, "order.json", {"document_type": "order", "document": order}),
+    order["parties"][0]["phone"] = "+49 221 123456"
+    assert check(gw, write(home, "order.json", {"document_type": "purchase_order",
+                                                "document": order}),
                  "--partner", "shop").returncode == 0
     one_line_error(check(gw, path, "--regime", "eu"), "needs --partner")
-    one_line_error(check(gw, write(home, "o.json", {"document_type": "order", "document": {}}),
+    one_line_error(check(gw, write(home, "o.json", {"document_type": "purchase_order",
+                                                    "document": {}}),
                          "--partner", "shop"), "o.json", "po_number")
 
 

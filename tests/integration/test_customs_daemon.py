@@ -22,14 +22,15 @@ KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGxHQ0hNDo7p9a8m9XqPpWQmA0GUtZ5W2x+Ly
 
 
 def order(po: str, *, phone: str | None, description: str = "Ceramic coffee mug, 350 ml"):
-    ship_to = {"name": "Erika Mustermann", "address_lines": ["Heidestrasse 17"],
-               "city": "Koeln", "postcode": "51147", "country": "DE"}
+    ship_to = {"role": "ship_to", "name": "Erika Mustermann",
+               "address": {"lines": ["Heidestrasse 17"], "city": "Koeln", "postcode": "51147",
+                           "country": "DE"}}
     if phone:
         ship_to["phone"] = phone
-    return {"po_number": po, "purpose": "original", "order_date": "2026-07-15",
-            "currency": "USD", "parties": {"ship_to": ship_to},
-            "lines": [{"line_number": "1", "sku": "MUG-01", "quantity": 2,
-                       "unit_of_measure": "EA", "unit_price": "12.50",
+    return {"po_number": po, "purpose": "original", "po_date": "2026-07-15",
+            "currency": "USD", "parties": [ship_to],
+            "lines": [{"line_number": "1", "product_ids": {"vendor_part": "MUG-01"},
+                       "quantity": 2, "unit": "EA", "unit_price": "12.50",
                        "description": description}]}
 
 
@@ -40,7 +41,7 @@ def thd_routed_order(conn, partner_id: str, body: dict) -> str:
                                 status="processed", actor="test", now=time.time())
     doc_id = str(uuid.uuid4())
     conn.execute(documents.insert().values(id=doc_id, message_id=id, position=1,
-                                           partner_id=partner_id, doc_type="order",
+                                           partner_id=partner_id, doc_type="purchase_order",
                                            reference=body["po_number"], body=json.dumps(body),
                                            created_at=time.time()))
     jobs.thd_enqueue(conn, "customs", {"message": id, "document": doc_id}, now=time.time(),
@@ -157,13 +158,15 @@ routes:
     (home / "mapping").symlink_to(REPO / "mapping")
     gw.send(__import__("signal").SIGHUP)
     wait_for(lambda: "gateway_partners 3.0" in gw.metrics(), what="partner added")
-    notice = dict(SHIP_NOTICE, parties={
-        "ship_to": {"name": "Pat Doe", "address_lines": ["1 Main St"], "city": "Reno",
-                    "state": "NV", "postcode": "89501", "country": "US"},
-        "ship_from": SHIP_NOTICE["parties"]["ship_from"]},
-        orders=[{"po_number": "WEB-7", "cartons": [{"sscc": "000012345600000018", "lines": [
-            {"line_number": "1", "quantity": 4, "unit_of_measure": "EA", "sku": "MUG-01"},
-            {"line_number": "2", "quantity": 2, "unit_of_measure": "EA", "sku": "TEE-02"}]}]}])
+    notice = dict(SHIP_NOTICE, ship_to={
+        "role": "ship_to", "name": "Pat Doe",
+        "address": {"lines": ["1 Main St"], "city": "Reno", "state": "NV", "postcode": "89501",
+                    "country": "US"}},
+        orders=[{"po_number": "WEB-7", "packages": [{"sscc": "000012345600000018", "items": [
+            {"line_number": "1", "quantity_shipped": 4, "unit": "EA",
+             "product_ids": {"vendor_part": "MUG-01"}},
+            {"line_number": "2", "quantity_shipped": 2, "unit": "EA",
+             "product_ids": {"vendor_part": "TEE-02"}}]}]}])
     d = Delimiters("*", ">", "~")
     (home / "asn.x12").write_text(interchange(
         isa(("ZZ", "USSHOP"), ("ZZ", "GATEWAY"), 5, d),
@@ -273,16 +276,16 @@ def test_personal_data_never_reaches_the_logs(customs_home, daemons):
 
     def private(po, **changes):
         body = order(po, phone=phone, **changes)
-        body["parties"]["ship_to"].update(name=name, address_lines=[street], country="PL",
-                                          postcode="00-001", city="Warszawa")
+        body["parties"][0].update(name=name, address={
+            "lines": [street], "country": "PL", "postcode": "00-001", "city": "Warszawa"})
         return body
 
     db.transaction(thd_routed_order, "shop", private("PO-OK"))
     refused = private("PO-REFUSED", description="gift")
-    del refused["parties"]["ship_to"]["postcode"]
+    del refused["parties"][0]["address"]["postcode"]
     db.transaction(thd_routed_order, "shop", refused)
     broken = private("PO-BROKEN")
-    broken["parties"]["ship_to"]["name"] = name + "\ud800"   # cannot be filed: a data problem
+    broken["parties"][0]["name"] = name + "\ud800"   # cannot be filed: a data problem
     db.transaction(thd_routed_order, "shop", broken)
     wait_for(lambda: len(consignments(db)) == 3, what="three consignments")
     gw.command("receive", "--partner", "broker", broker_receipt(

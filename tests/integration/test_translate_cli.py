@@ -5,7 +5,7 @@ import json
 import pytest
 
 from tests.support import REPO, SHARED, Daemon, write_partner
-from tests.unit.translate.documents import INVOICE, ORDER
+from tests.unit.translate.documents import INVOICE, PURCHASE_ORDER
 
 PARTNER = """\
 id: amazon-vc
@@ -39,7 +39,8 @@ def test_rejected_file_prints_json_and_positioned_problems_exit_1(cli):
 
 def test_documents_to_x12_and_back(cli, home):
     (home / "docs.json").write_text(json.dumps(
-        [{"document_type": "order", "document": ORDER},
+        [{"document_type": "purchase_order",
+          "document": PURCHASE_ORDER},
          {"document_type": "invoice", "document": INVOICE}]))
     x12 = cli.command("translate", "--partner", "amazon-vc", "--to", "x12", str(home / "docs.json"))
     assert x12.stdout.startswith("ISA*00*") and "~ST*850*0001~" in x12.stdout
@@ -50,7 +51,7 @@ def test_documents_to_x12_and_back(cli, home):
     result = cli.command("translate", str(home / "back.x12"), check=False)
     sets = json.loads(result.stdout)["interchanges"][0]["sets"]
     docs = [s["document"] for s in sets]
-    assert [{k: v for k, v in d.items() if k != "envelope"} for d in docs] == [ORDER, INVOICE]
+    assert [{k: v for k, v in d.items() if k != "envelope"} for d in docs] == [PURCHASE_ORDER, INVOICE]
     assert [(d["envelope"]["sender"], d["envelope"]["functional_id"],
              d["envelope"]["group_control_number"]) for d in docs] == [
         ({"qualifier": "ZZ", "id": "CCCCCCCC", "application_id": "GATEWAY"}, "PO", "1"),

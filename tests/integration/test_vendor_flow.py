@@ -91,9 +91,9 @@ def report(vendor) -> list[dict]:
 
 def test_order_to_cash_with_a_short_payment_settled_by_a_credit_memo(pair, tmp_path):
     vendor, amazon = pair
-    order = example("order")   # what Amazon's guide also demands of a PO:
+    order = example("purchase_order")   # what Amazon's guide also demands of a PO:
     order.update(purpose="original", order_type="SA")
-    for party in order["parties"].values():
+    for party in order["parties"]:
         party.setdefault("id_qualifier", "92")
     amazon_sends(amazon, "po.x12", "850", "PO", order, 101)
     wait_for(lambda: any(m["status"] == "processed" for m in vendor.messages("--direction",
@@ -131,12 +131,12 @@ def test_order_to_cash_with_a_short_payment_settled_by_a_credit_memo(pair, tmp_p
     total = float(invoice["total_amount"])
     short = 10.0
     remittance = {
-        "payment_reference": "ACH-777", "payment_date": "2026-08-01", "payment_method": "ACH",
-        "currency": "USD", "total_amount": f"{total - short:.2f}",
-        "invoices": [{"invoice_number": invoice["invoice_number"], "po_number": "PO1001",
-                      "paid_amount": f"{total - short:.2f}", "invoiced_amount": f"{total:.2f}",
-                      "adjustments": [{"reason_code": "01", "amount": f"{short:.2f}",
-                                       "reference": "PRICE-DIFF"}]}]}
+        "payment": {"trace_number": "ACH-777", "date": "2026-08-01", "method": "ACH",
+                    "currency": "USD", "amount": f"{total - short:.2f}"},
+        "remittances": [{"invoice_number": invoice["invoice_number"], "po_number": "PO1001",
+                         "amount_paid": f"{total - short:.2f}", "invoice_amount": f"{total:.2f}",
+                         "adjustments": [{"reason_code": "01", "amount": f"{short:.2f}",
+                                          "reference": "PRICE-DIFF"}]}]}
     amazon_sends(amazon, "remit.x12", "820", "RA", remittance, 103)
     shorts = wait_for(lambda: [d for d in report(vendor) if d["type"] == "short_paid"],
                       timeout=60, what=f"short payment reported\n{vendor.tail()}")

@@ -88,19 +88,20 @@ def test_garbage_is_rejected_with_a_clear_error(amazon, home):
 def test_clean_850_becomes_a_routed_order_document_and_a_997_accept(amazon, home):
     from gateway.edi.x12 import Delimiters, gs, interchange, isa
     from gateway.translate import find_map, render
-    from tests.unit.translate.documents import ORDER
+    from tests.unit.translate.documents import PURCHASE_ORDER
 
     delimiters = Delimiters("*", ">", "~")
     text = interchange(isa(("ZZ", "CCCCCCCC"), ("ZZ", "GATEWAY"), 7001, delimiters,
                            ack_requested=True),
-                       [(gs("PO", "CCCCCCCC", "GATEWAY", 42), [render(ORDER, find_map("850"), 1)])],
+                       [(gs("PO", "CCCCCCCC", "GATEWAY", 42),
+                         [render(PURCHASE_ORDER, find_map("850"), 1)])],
                        delimiters)
     (home / "source.x12").write_text(text)
     upload(amazon, home, home / "source.x12", "clean.x12")
     (document,) = wait_for(lambda: list((home / "docs").glob("*.json")), what="order routed")
     order = json.loads(document.read_text())
     envelope = order.pop("envelope")
-    assert order == ORDER
+    assert order == PURCHASE_ORDER
     assert (envelope["sender"], envelope["interchange_control_number"],
             envelope["group_control_number"], envelope["set_control_number"]) == (
         {"qualifier": "ZZ", "id": "CCCCCCCC", "application_id": "CCCCCCCC"}, "000007001", "42",
@@ -111,7 +112,7 @@ def test_clean_850_becomes_a_routed_order_document_and_a_997_accept(amazon, home
     wait_for(lambda: amazon.messages("--direction", "inbound")[0]["status"] == "delivered",
              what="the order document delivered")
     text = amazon.metrics()
-    assert 'gateway_documents_total{doc_type="order",partner="amazon-vc"} 1.0' in text
+    assert 'gateway_documents_total{doc_type="purchase_order",partner="amazon-vc"} 1.0' in text
 
     upload(amazon, home, home / "source.x12", "again.x12")   # same ISA13 under another name
     wait_for(lambda: len([m for m in amazon.messages() if m["direction"] == "inbound"]) == 2 and

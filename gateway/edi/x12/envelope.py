@@ -24,6 +24,8 @@ ISA_FIELDS = (
     (9, E.TA1_CONTROL_NUMBER), (1, E.TA1_ACK_REQUESTED), (1, E.TA1_TEST_INDICATOR),
     (1, E.TA1_COMPONENT_SEPARATOR),
 )
+# The segments that end a transaction set's body.
+ENVELOPE_TAGS = frozenset(("SE", "ST", "GE", "GS", "IEA", "ISA"))
 
 
 def _problem(level: str, code: str, message: str, seg: Segment, element: int = 0,
@@ -230,7 +232,7 @@ def read_units(fp: BinaryIO, chunk_size: int = CHUNK, encoding: str | None = Non
         tag = seg.elements[0]
         if ts is not None:
             seg.set_number = len(ts.segments) + 1
-            if tag not in ("SE", "ST", "GE", "GS", "IEA", "ISA"):
+            if tag not in ENVELOPE_TAGS:
                 ts.segments.append(seg)
                 last = seg
                 continue

@@ -92,26 +92,32 @@ class SegmentReader:
                 number = 0
             pieces = buf.split(term)
             # Unless at EOF the last piece may be an incomplete segment, kept for the next read.
-            tail = "" if eof else pieces.pop()
-            last = len(pieces) - 1
+            if eof:
+                tail = ""
+                pieces[-1] = pieces[-1].rstrip(PAD)
+            else:
+                tail = pieces.pop()
+            # What is rare is looked for once per buffer, not once per segment.
+            wrapped = strip and ("\n" in buf or "\r" in buf)
+            unicode = unicode_fix and not buf.isascii()
             for i, piece in enumerate(pieces):
                 offset = base
                 base += len(piece) + 1
                 text = piece.lstrip(PAD)
-                if eof and i == last:
-                    text = text.rstrip(PAD)
                 if not text:
                     continue
                 offset += len(piece) - len(text)
-                if strip and ("\n" in text or "\r" in text):
+                if wrapped and ("\n" in text or "\r" in text):
                     text = text.replace("\r", "").replace("\n", "")
-                if unicode_fix and not text.isascii():
+                if unicode and not text.isascii():
                     text = _fix_text(text)
                 number += 1
                 elements = text.split(sep)
                 yield Segment(elements, offset, number)
                 if elements[0] == "IEA":
                     # What follows belongs to the next interchange, whose delimiters may differ.
+                    if eof:
+                        pieces[-1] = buf.rsplit(term, 1)[-1]
                     buf = term.join(pieces[i + 1 :] + ([] if eof else [tail]))
                     delims = None
                     break

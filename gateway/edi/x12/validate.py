@@ -8,7 +8,7 @@ from . import errors as E
 from .delimiters import Delimiters
 from .envelope import TransactionSet
 from .errors import Problem
-from .guide import ElementDef, Guide, LoopDef, SegmentDef
+from .guide import UNBOUNDED, ElementDef, Guide, LoopDef, SegmentDef
 from .reader import Segment
 
 DECIMAL = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:E-?\d+)?")
@@ -62,13 +62,59 @@ def check_value(ele: ElementDef, value: str) -> tuple[str, ...]:
     return found
 
 
-class _Frame:
-    __slots__ = ("loop", "rank", "counts")
+class _Plan:
+    """A guide loop compiled for placing segments, once per guide: per child its rank, maximum
+    and compiled elements, the candidates for each segment id, and for each position the lowest
+    rank of a required child at or after it (so a move past nothing required costs no scan)."""
+
+    __slots__ = ("loop", "id", "ranks", "maxes", "inner", "index", "need", "elements")
 
     def __init__(self, loop: LoopDef):
+        children = loop.children
         self.loop = loop
+        self.id = loop.id
+        self.ranks = [child.rank for child in children]
+        self.maxes = [child.max for child in children]
+        self.inner = [_Plan(child) if isinstance(child, LoopDef) else None for child in children]
+        # segment id -> (child position, rank, qualifier match, the child's plan if a loop)
+        self.index = {tag: tuple((i, children[i].rank, children[i].match, self.inner[i])
+                                 for i in positions)
+                      for tag, positions in loop.index.items()}
+        # need[r + 1]: the lowest rank where a required child may be missing once rank r was
+        # reached: after r, or r itself when a required child has alternatives there (N1*ST and
+        # N1*BT), since reaching r means only that one of them was seen
+        required = [self.ranks[j] for j in loop.required]
+        shared = {r for r in required if self.ranks.count(r) > 1}
+        self.need = [min((rank for rank in required if rank > r or rank in shared and rank == r),
+                         default=UNBOUNDED)
+                     for r in range(-1, len(children) + 1)]
+        self.elements = [_Elements(child) if isinstance(child, SegmentDef) else
+                         self.inner[i].elements[0] for i, child in enumerate(children)]
+
+
+class _Elements:
+    """A segment's element definitions laid out for the validator's loop."""
+
+    __slots__ = ("segment", "checks", "size", "mandatory", "rules", "used")
+
+    def __init__(self, sdef: SegmentDef):
+        self.segment = sdef
+        # (position, definition, memo of checked values, min, max, used by the guide)
+        self.checks = tuple((n, ele, ele.memo, ele.min, ele.max, ele.usage != "N")
+                            for n, ele in enumerate(sdef.elements, 1))
+        self.size = len(sdef.elements) + 1  # elements at this position and beyond are too many
+        self.mandatory = sdef.mandatory
+        self.rules = sdef.rules
+        self.used = sdef.usage != "N"
+
+
+class _Frame:
+    __slots__ = ("plan", "rank", "counts")
+
+    def __init__(self, plan: _Plan):
+        self.plan = plan
         self.rank = -1
-        self.counts = [0] * len(loop.children)
+        self.counts = [0] * len(plan.ranks)
 
 
 class Validator:
@@ -76,14 +122,16 @@ class Validator:
 
     def __init__(self, guide: Guide):
         self.guide = guide
+        self.plan = _Plan(guide.root)
 
     def validate(self, ts: TransactionSet, delimiters: Delimiters | None = None) -> list[Problem]:
         """Problems of `ts` against the guide (envelope problems stay on ts.problems)."""
         run = _Run(self.guide, delimiters or ts.group.interchange.delimiters)
-        stack = [_Frame(self.guide.root)]
+        stack = [_Frame(self.plan)]
         segments = ts.segments
-        for k, seg in enumerate(segments, 1):
-            run.place(stack, seg, segments[k].elements[0] if k < len(segments) else "")
+        place = run.place
+        for seg, following in zip(segments, segments[1:] + [None], strict=True):
+            place(stack, seg, following)
         while stack:
             run.close(stack.pop(), segments[-1])
         return run.problems
@@ -108,39 +156,31 @@ class _Run:
         self.problems.append(Problem(E.SEGMENT, code, message, tag or seg.elements[0],
                                      seg.set_number, seg.number, seg.offset, loop_id=loop_id))
 
-    def _find(self, frame: _Frame, seg: Segment, next_tag: str) -> tuple[int, bool]:
-        """(child index, qualifier matched) for `seg` in `frame`, or (-1, False).
-
-        When only the segment id fits, the candidate loop that the next segment fits in is
-        preferred, so that one bad qualifier does not derail the rest of the loop."""
-        els = seg.elements
-        fallback, fallback_fits = -1, False
-        for i in frame.loop.index[els[0]]:
-            child = frame.loop.children[i]
-            if child.rank < frame.rank:
-                continue
-            match = child.match
-            if match is None or (els[match[0]] if match[0] < len(els) else "") in match[1]:
-                return i, True
-            fits_next = isinstance(child, LoopDef) and next_tag in child.index
-            if fallback < 0 or (fits_next and not fallback_fits):
-                fallback, fallback_fits = i, fits_next
-        return fallback, False
-
-    def place(self, stack: list[_Frame], seg: Segment, next_tag: str) -> None:
+    def place(self, stack: list[_Frame], seg: Segment, following: Segment | None) -> None:
         # Innermost frame where the segment and its qualifier fit; failing that, the innermost
-        # where its id fits (then the qualifier is reported as an invalid code).
-        depth, fallback = len(stack) - 1, None
-        tag = seg.elements[0]
+        # where its id fits (then the qualifier is reported as an invalid code). Where only the
+        # id fits, the candidate loop that the following segment fits in is preferred, so that
+        # one bad qualifier does not derail the rest of the loop.
+        els = seg.elements
+        tag = els[0]
+        depth = len(stack) - 1
+        fallback = None
         while depth >= 0:
-            if tag not in stack[depth].loop.index:
-                depth -= 1
-                continue
-            i, matched = self._find(stack[depth], seg, next_tag)
-            if matched:
+            frame = stack[depth]
+            candidates = frame.plan.index.get(tag)
+            if candidates is not None:
+                rank = frame.rank
+                for position, child_rank, match, _ in candidates:
+                    if child_rank >= rank and (match is None or (
+                            els[match[0]] if match[0] < len(els) else "") in match[1]):
+                        i = position
+                        break
+                else:
+                    if fallback is None:
+                        fallback = self._fallback(frame, candidates, depth, following)
+                    depth -= 1
+                    continue
                 break
-            if i >= 0 and fallback is None:
-                fallback = depth, i
             depth -= 1
         if depth < 0:
             if fallback is None:
@@ -150,37 +190,57 @@ class _Run:
         while len(stack) - 1 > depth:
             self.close(stack.pop(), seg)
         frame = stack[-1]
+        plan = frame.plan
         self._advance(frame, i, seg)
-        child = frame.loop.children[i]
-        if isinstance(child, LoopDef):
-            inner = _Frame(child)
-            stack.append(inner)
-            self._advance(inner, 0, seg)
-            child = child.children[0]
-        if child.usage == "N":
+        inner = plan.inner[i]
+        if inner is not None:
+            frame = _Frame(inner)
+            stack.append(frame)
+            self._advance(frame, 0, seg)
+            plan = inner
+            i = 0
+        checks = plan.elements[i]
+        if not checks.used:
             self._segment_problem(seg, self.not_used_segment, "segment not used by this guide",
-                                  stack[-1].loop.id)
-        self._elements(child, seg, stack[-1].loop.id)
+                                  plan.id)
+        self._elements(checks, seg, plan.id)
+
+    @staticmethod
+    def _fallback(frame: _Frame, candidates, depth: int, following: Segment | None
+                  ) -> tuple[int, int] | None:
+        """(depth, child position) of the candidate whose segment id fits but not its qualifier,
+        preferring a loop the following segment fits in; None when no candidate is left."""
+        best, best_fits = -1, False
+        for i, child_rank, _, inner in candidates:
+            if child_rank < frame.rank:
+                continue
+            fits = (inner is not None and following is not None
+                    and following.elements[0] in inner.index)
+            if best < 0 or (fits and not best_fits):
+                best, best_fits = i, fits
+        return (depth, best) if best >= 0 else None
 
     def _advance(self, frame: _Frame, i: int, seg: Segment) -> None:
-        loop = frame.loop
-        child = loop.children[i]
-        if child.rank != frame.rank:
-            if loop.required:
-                self._missing(frame, child.rank, seg)
-            frame.rank = child.rank
-        frame.counts[i] += 1
-        if frame.counts[i] > child.max:
+        plan = frame.plan
+        rank = plan.ranks[i]
+        if rank != frame.rank:
+            if plan.need[frame.rank + 1] < rank:
+                self._missing(frame, rank, seg)
+            frame.rank = rank
+        counts = frame.counts
+        counts[i] += 1
+        if counts[i] > plan.maxes[i]:
+            child = plan.loop.children[i]
             if isinstance(child, LoopDef):
                 self._segment_problem(seg, E.SEG_LOOP_OVER_MAX,
                                       f"loop {child.name} occurs over {child.max} times", child.id)
             else:
                 self._segment_problem(seg, E.SEG_OVER_MAX_USE,
-                                      f"segment occurs over {child.max} times", loop.id)
+                                      f"segment occurs over {child.max} times", plan.id)
 
     def _missing(self, frame: _Frame, upto: int, seg: Segment) -> None:
         """Report required children not seen from the frame's position up to rank `upto`."""
-        loop = frame.loop
+        loop = frame.plan.loop
         for j in loop.required:
             child = loop.children[j]
             if frame.rank <= child.rank < upto and not frame.counts[j]:
@@ -190,7 +250,9 @@ class _Run:
                                       loop.id, child.tag)
 
     def close(self, frame: _Frame, seg: Segment) -> None:
-        self._missing(frame, len(frame.loop.children), seg)
+        end = len(frame.counts)
+        if frame.plan.need[frame.rank + 1] < end:
+            self._missing(frame, end, seg)
 
     def _stray(self, stack: list[_Frame], seg: Segment) -> None:
         tag = seg.elements[0]
@@ -200,7 +262,7 @@ class _Run:
             code, message = E.SEG_NOT_IN_SET, "segment not in this transaction set"
         else:
             code, message = E.SEG_UNRECOGNIZED, "unrecognized segment id"
-        self._segment_problem(seg, code, message, stack[-1].loop.id)
+        self._segment_problem(seg, code, message, stack[-1].plan.id)
 
     # -- elements ----------------------------------------------------------------------------
 
@@ -211,26 +273,21 @@ class _Run:
             n, component, ele.ref if ele is not None and ele.components is None else "",
             loop_id, value))
 
-    def _elements(self, sdef: SegmentDef, seg: Segment, loop_id: str) -> None:
+    def _elements(self, checks: _Elements, seg: Segment, loop_id: str) -> None:
         els = seg.elements
         size = len(els)
-        defs = sdef.elements
-        ndefs = len(defs)
         comp, rep = self.component, self.repetition
-        for n in range(1, min(size, ndefs + 1)):
-            value = els[n]
+        for value, (n, ele, memo, least, most, used) in zip(els[1:], checks.checks,
+                                                            strict=False):
             if not value:
                 continue
-            ele = defs[n - 1]
-            memo = ele.memo
             if memo is None:
                 # Fast path for free text: the common valid case without a call.
-                if (ele.min <= len(value) <= ele.max and value.isprintable()
-                        and comp not in value and (rep is None or rep not in value)
-                        and ele.usage != "N"):
+                if (used and least <= len(value) <= most and value.isprintable()
+                        and comp not in value and (rep is None or rep not in value)):
                     continue
                 self._value(seg, loop_id, n, ele, value)
-            elif ele.usage != "N":
+            elif used:
                 # Fast path: a value of a code, date or time element seen before.
                 codes = memo.get(value)
                 if codes is None:
@@ -244,16 +301,17 @@ class _Run:
                     self._element_problem(seg, loop_id, n, ele, code, _MESSAGES[code], value)
             else:
                 self._value(seg, loop_id, n, ele, value)
-        for n in range(ndefs + 1, size):
+        for n in range(checks.size, size):
             if els[n]:
                 self._element_problem(seg, loop_id, n, None, E.ELE_TOO_MANY,
                                       "too many data elements", els[n])
-        for n in sdef.mandatory:
+        defs = checks.segment.elements
+        for n in checks.mandatory:
             if n >= size or not els[n]:
                 self._element_problem(seg, loop_id, n, defs[n - 1], E.ELE_MANDATORY_MISSING,
                                       "mandatory data element missing")
-        if sdef.rules:
-            self._rules(seg, loop_id, sdef.rules, els, defs)
+        if checks.rules:
+            self._rules(seg, loop_id, checks.rules, els, defs)
 
     def _value(self, seg: Segment, loop_id: str, n: int, ele: ElementDef, value: str) -> None:
         if ele.usage == "N":

@@ -26,6 +26,7 @@ from twisted.internet.threads import deferToThread
 from gateway import customs, metrics
 from gateway.archive import atomic_copy
 from gateway.customs.lifecycle import OutOfTurn, check_amend, consignment_state, settle
+from gateway.documents import party
 from gateway.outbound import thd_queue
 from gateway.runtime import Runtime
 from gateway.store import messages
@@ -34,8 +35,9 @@ from gateway.store.jobs import Job
 from gateway.store.schema import customs_consignments, customs_events, customs_filings
 from gateway.worker import PermanentError
 
-ID_FIELDS = ("sku", "ean", "upc", "gtin", "asin", "isbn")
-DOCUMENT_TYPES = ("order", "ship_notice")   # what a consignment is read from
+# The product ids that name a line in the product master (its SKU column), in order of preference.
+ID_FIELDS = ("vendor_part", "ean", "upc", "gtin", "buyer_part", "isbn")
+DOCUMENT_TYPES = ("purchase_order", "ship_notice")   # what a consignment is read from
 # What names a consignment in a receipt: CEB orderNo/copNo/logisticsNo, a broker's consignment.
 RECEIPT_REFERENCES = ("orderNo", "copNo", "logisticsNo", "consignment")
 
@@ -74,13 +76,15 @@ def _fresh(loader, path: Path | None, what: str):
 
 
 def _party(party: dict) -> dict:
-    return {"name": party.get("name", ""), "street": ", ".join(party.get("address_lines", [])),
-            "city": party.get("city", ""), "postcode": party.get("postcode", ""),
-            "country": party.get("country", ""), "phone": party.get("phone", "")}
+    address = party.get("address", {})
+    return {"name": party.get("name", ""), "street": ", ".join(address.get("lines", [])),
+            "city": address.get("city", ""), "postcode": address.get("postcode", ""),
+            "country": address.get("country", ""), "phone": party.get("phone", "")}
 
 
 def _sku(line: dict) -> str:
-    return next((line[k] for k in ID_FIELDS if line.get(k)), "")
+    ids = line.get("product_ids") or {}
+    return next((ids[k] for k in ID_FIELDS if ids.get(k)), "")
 
 
 def _shipped_lines(notice: dict, products: dict) -> tuple[list[dict], str]:
@@ -88,10 +92,10 @@ def _shipped_lines(notice: dict, products: dict) -> tuple[list[dict], str]:
     (a ship notice carries no prices); and that value's currency."""
     quantities: dict[str, float] = {}
     for order in notice.get("orders", []):
-        for carton in order.get("cartons", []):
-            for line in carton.get("lines", []):
-                sku = _sku(line)
-                quantities[sku] = quantities.get(sku, 0) + line.get("quantity", 0)
+        for package in order.get("packages", []):
+            for item in package.get("items", []):
+                sku = _sku(item)
+                quantities[sku] = quantities.get(sku, 0) + item.get("quantity_shipped", 0)
     currencies = {products[sku].currency for sku in quantities if sku in products}
     if len(currencies) > 1:
         raise customs.InputError(notice.get("shipment_id", "?"), "lines",
@@ -105,22 +109,22 @@ def _shipped_lines(notice: dict, products: dict) -> tuple[list[dict], str]:
 def consignment_input(document: dict, doc_type: str, partner_customs, seller: dict,
                       products: dict) -> dict:
     """The customs library's consignment JSON for an order or a ship notice (mapping/schemas)."""
-    ship_to = document.get("parties", {}).get("ship_to", {})
+    ship_to = party(document, "ship_to") or {}
     if doc_type == "ship_notice":
         lines, currency = _shipped_lines(document, products)
+        tracking = (document.get("carrier") or {}).get("tracking")
         head = {"id": document.get("shipment_id", ""), "date": document.get("ship_date", "")[:10],
-                "currency": currency,
-                **({"waybill": document["tracking_number"]}
-                   if document.get("tracking_number") else {})}
+                "currency": currency, **({"waybill": tracking} if tracking else {})}
     else:
         lines = [{"sku": _sku(line), "qty": line.get("quantity"),
                   "unit_price": line.get("unit_price"),
                   **({"description": line["description"]} if line.get("description") else {})}
                  for line in document.get("lines", [])]
-        head = {"id": document.get("po_number", ""), "date": document.get("order_date", "")[:10],
+        head = {"id": document.get("po_number", ""), "date": document.get("po_date", "")[:10],
                 "currency": document.get("currency", "")}
     consignment = {
-        **head, "incoterm": partner_customs.incoterm, "destination": ship_to.get("country", ""),
+        **head, "incoterm": partner_customs.incoterm,
+        "destination": ship_to.get("address", {}).get("country", ""),
         "transport": partner_customs.transport, "consignor": seller.get("consignor", {}),
         "consignee": _party(ship_to), "lines": lines}
     if partner_customs.regime == "eu":

@@ -14,7 +14,7 @@ from gateway.cli import main
 from gateway.reconcile.documents import check
 from gateway.reconcile.report import ITEM_COLUMNS
 from tests.support import REPO
-from tests.unit.reconcile.reconcile_support import FACTS, ORDER, SSCC, doc
+from tests.unit.reconcile.reconcile_support import FACTS, ORDER, REMITTANCE, SSCC, doc
 
 OPEN_TYPES = ["asn_late", "asn_over_shipped", "deduction", "invoice_price_mismatch",
               "short_paid"]
@@ -24,15 +24,16 @@ OPEN_TYPES = ["asn_late", "asn_over_shipped", "deduction", "invoice_price_mismat
 def booked(books, db_url, monkeypatch, tmp_path):
     """The scenario of test_reconcile_ledger, booked, with the CLI pointed at its store."""
     notice = doc("ship_notice", issued_at="2026-07-06T12:00:00Z")
-    notice["orders"][0]["cartons"][0]["lines"][0]["quantity"] = 12
+    notice["orders"][0]["packages"][0]["items"][0]["quantity_shipped"] = 12
     invoice = doc("invoice", total_amount="195.00")
     invoice["lines"][1]["unit_price"] = "25.00"
-    remittance = doc("remittance", total_amount="171.00", invoices=[
-        {"invoice_number": "INV-5001", "paid_amount": "171.00",
-         "adjustments": [{"reason_code": "22", "amount": "15.00"}]}],
-        adjustments=[{"reason_code": "CS", "amount": "30.00"}])
+    remittance = doc("remittance", payment=dict(REMITTANCE["payment"], amount="171.00"),
+                     remittances=[{"invoice_number": "INV-5001", "amount_paid": "171.00",
+                                   "adjustments": [{"reason_code": "22", "amount": "15.00"}]}],
+                     adjustments=[{"reason_code": "CS", "amount": "30.00"}])
     for doc_type, body, now in (
-            ("order", ORDER, "2026-07-01T08:00:00"), ("ship_notice", notice, "2026-07-06T12:00:00"),
+            ("purchase_order", ORDER, "2026-07-01T08:00:00"),
+            ("ship_notice", notice, "2026-07-06T12:00:00"),
             ("invoice", invoice, "2026-07-06T13:00:00"),
             ("remittance", remittance, "2026-08-01T00:00:00"),
             ("return", doc("return"), "2026-08-10T00:00:00"),
@@ -57,7 +58,7 @@ def test_report_as_a_table(booked, capsys):
     assert lines[1].split() == ["ID", "PARTNER", "TYPE", "SEV", "STATUS", "AGE", "PO", "INVOICE",
                                 "AMOUNT", "MESSAGE"]
     assert sorted(line.split()[2] for line in lines[2:7]) == OPEN_TYPES
-    assert "PO PO1001 line 1 (ASIN B00MUG0001): 12 shipped, 10 ordered" in out
+    assert "PO PO1001 line 1 (buyer part B00MUG0001): 12 shipped, 10 ordered" in out
     aging = lines[lines.index("Aging") + 1:lines.index("Match rates") - 1]
     assert aging[0].split() == ["AGE", "(DAYS)", "ITEMS", "AMOUNT"]
     assert sum(int(row.split()[1]) for row in aging[1:]) == 5
@@ -106,7 +107,7 @@ def test_show_the_chain_by_po_or_invoice(booked, capsys):
     lines = out.splitlines()
     assert lines[0] == "Partner amazon-us: PO PO1001; invoices INV-5001"
     assert [line.split()[1] for line in lines[2:8]] == [
-        "order", "invoice", "ship_notice", "remittance", "return", "credit_memo"]
+        "purchase_order", "invoice", "ship_notice", "remittance", "return", "credit_memo"]
     assert "195.00 USD, PO PO1001, unpaid 24.00 USD" in out
     assert "pays INV-5001 171.00 USD" in out
     assert "credit 19.00 USD for return RMA-300" in out
@@ -124,19 +125,19 @@ def test_respond_drafts_from_a_booked_order_or_a_file(booked, capsys, tmp_path):
     (tmp_path / "facts.json").write_text(json.dumps(FACTS))
     code, out, _ = run(capsys, "respond", "PO1001", "--shipment", "facts.json", "--out", "out")
     assert code == 0 and out.count("wrote out/") == 3
-    for name in ("order_ack", "ship_notice", "invoice"):
+    for name in ("po_acknowledgment", "ship_notice", "invoice"):
         check(name, json.loads((tmp_path / "out" / f"{name}.json").read_text()), name)
 
     (tmp_path / "order.json").write_text(json.dumps(ORDER))
     code, out, _ = run(capsys, "respond", "order.json", "--shipment", "facts.json")
-    assert code == 0 and sorted(json.loads(out)) == ["invoice", "order_ack", "ship_notice"]
+    assert code == 0 and sorted(json.loads(out)) == ["invoice", "po_acknowledgment", "ship_notice"]
 
-    bad = dict(FACTS, cartons=[{"sscc": SSCC[0], "items": [{"line_number": "7",
-                                                            "quantity": 1}]}])
+    bad = dict(FACTS, packages=[{"sscc": SSCC[0], "items": [{"line_number": "7",
+                                                             "quantity_shipped": 1}]}])
     (tmp_path / "bad.json").write_text(json.dumps(bad))
     code, out, err = run(capsys, "respond", "PO1001", "--shipment", "bad.json")
     assert code == 1 and out == ""
-    assert err == "cannot draft: shipment facts: cartons[0].items[0]: names no line of PO " \
+    assert err == "cannot draft: shipment facts: packages[0].items[0]: names no line of PO " \
                   "PO1001\n"
     code, _, err = run(capsys, "respond", "PO1001", "--shipment", "missing.json")
     assert code == 1 and err == "cannot read missing.json: No such file or directory\n"

@@ -32,7 +32,7 @@ def run_queue(db, payloads: list[dict], concurrency: int | None = None,
 
 
 def test_the_worker_books_documents_from_the_queue(books, db):
-    order = books.store("order", ORDER)
+    order = books.store("purchase_order", ORDER)
     invoice = books.store("invoice", doc("invoice", po_number=None))
     broken = books.store("ship_notice", doc("ship_notice", shipment_id=None))
     outcome = run_queue(db, [{"document": order}, {"document": invoice}, {"document": order},
@@ -59,7 +59,7 @@ def test_under_load_jobs_book_the_documents_waiting_behind_them(books, db):
     worker claims two jobs at a time, each books up to eight; every document is booked once."""
     ids = []
     for i in range(20):
-        ids.append(books.store("order", doc("order", po_number=f"PO{i}")))
+        ids.append(books.store("purchase_order", doc("purchase_order", po_number=f"PO{i}")))
         ids.append(books.store("invoice", doc("invoice", po_number=f"PO{i}",
                                               invoice_number=f"INV{i}")))
     payloads = [{"document": d} for d in ids + ids[::4]]

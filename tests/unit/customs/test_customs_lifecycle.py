@@ -84,7 +84,7 @@ def thd_document(conn) -> str:
                                 actor="test", now=time.time())
     doc_id = str(uuid.uuid4())
     conn.execute(documents.insert().values(id=doc_id, message_id=id, position=1,
-                                           partner_id="shop", doc_type="order",
+                                           partner_id="shop", doc_type="purchase_order",
                                            reference="SO-1001", body="{}",
                                            created_at=time.time()))
     return doc_id

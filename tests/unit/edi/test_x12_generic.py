@@ -11,11 +11,18 @@ from gateway.edi.x12.validate import Validator
 from gateway.translate import find_map, render, translate
 from tests.unit.edi.pyx12_oracle import map_directory, pyx12_findings
 from tests.unit.edi.x12_samples import CORPUS_FILES, parse
-from tests.unit.translate.documents import INVOICE, ORDER, ORDER_ACK, REMITTANCE, SHIP_NOTICE
+from tests.unit.translate.documents import (
+    INVOICE,
+    PO_ACKNOWLEDGMENT,
+    PURCHASE_ORDER,
+    REMITTANCE,
+    SHIP_NOTICE,
+)
 from tests.unit.translate.support import content, read_back, x12
 
 SETS = ("850", "855", "856", "810", "820")
-CASES = {"850": ORDER, "855": ORDER_ACK, "856": SHIP_NOTICE, "810": INVOICE, "820": REMITTANCE}
+CASES = {"850": PURCHASE_ORDER, "855": PO_ACKNOWLEDGMENT, "856": SHIP_NOTICE, "810": INVOICE,
+         "820": REMITTANCE}
 FUNCTIONAL_IDS = {"850": "PO", "855": "PR", "856": "SH", "810": "IN", "820": "RA"}
 # (set id, segment position, element, code) of each problem, per file; files not listed are
 # valid 004010.

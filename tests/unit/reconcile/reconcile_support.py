@@ -33,8 +33,9 @@ def example(name: str) -> dict:
 
 
 ORDER, SHIP_NOTICE, INVOICE, REMITTANCE, RETURN, CREDIT_MEMO, FACTS = map(example, (
-    "order", "ship_notice", "invoice", "remittance", "return", "credit_memo", "shipment_facts"))
-# The SSCC-18 labels of the example cartons, and a third with a valid check digit.
+    "purchase_order", "ship_notice", "invoice", "remittance", "return", "credit_memo",
+    "shipment_facts"))
+# The SSCC-18 labels of the example packages, and a third with a valid check digit.
 SSCC = ["000123456000000005", "000123456000000012", "000123456000000029"]
 
 def doc(doc_type: str, **changes) -> dict:

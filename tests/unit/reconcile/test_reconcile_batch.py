@@ -12,7 +12,14 @@ from gateway.reconcile import handler, inbox
 from gateway.store import jobs
 from gateway.store.jobs import Job
 from gateway.store.schema import reconcile_documents, reconcile_subjects
-from tests.unit.reconcile.reconcile_support import ORDER, Books, doc, result, ts
+from tests.unit.reconcile.reconcile_support import (
+    ORDER,
+    REMITTANCE,
+    Books,
+    doc,
+    result,
+    ts,
+)
 from tests.unit.reconcile.test_reconcile_ledger import SCENARIO
 
 NOW = "2026-08-20T10:00:00"
@@ -22,11 +29,14 @@ RECEIVED = "2026-07-06T12:00:00"
 def two_orders() -> list[tuple[str, dict]]:
     """The ledger scenario, and a second order of the same partner that is paid short and
     never shipped: documents of one subject and of several, in arrival order."""
-    other = [("order", doc("order", po_number="PO2002")),
+    other = [("purchase_order", doc("purchase_order", po_number="PO2002")),
              ("invoice", doc("invoice", invoice_number="INV-6002", po_number="PO2002")),
-             ("remittance", doc("remittance", payment_reference="ACH-9002", invoices=[
-                 {"invoice_number": "INV-6002", "paid_amount": "100.00"},
-                 {"invoice_number": "INV-404", "paid_amount": "5.00"}]))]
+             ("remittance", doc("remittance",
+                                            payment=dict(REMITTANCE["payment"],
+                                                         trace_number="ACH-9002"),
+                                            remittances=[
+                 {"invoice_number": "INV-6002", "amount_paid": "100.00"},
+                 {"invoice_number": "INV-404", "amount_paid": "5.00"}]))]
     return [*SCENARIO[:3], *other, *SCENARIO[3:]]
 
 
@@ -84,12 +94,12 @@ def test_concurrent_batches_of_one_order_see_each_other(db):
     """Four workers book overlapping batches of the ship notices of one order at once: the
     order's subject is locked in turn, so the last evaluation counts every notice once."""
     books = Books(db)
-    books.add("order", ORDER, now="2026-07-01T00:00:00")
+    books.add("purchase_order", ORDER, now="2026-07-01T00:00:00")
     ids = []
     for i in range(24):
         notice = doc("ship_notice", shipment_id=f"S{i}")
-        notice["orders"][0]["cartons"] = notice["orders"][0]["cartons"][:1]
-        notice["orders"][0]["cartons"][0]["lines"][0]["quantity"] = 1
+        notice["orders"][0]["packages"] = notice["orders"][0]["packages"][:1]
+        notice["orders"][0]["packages"][0]["items"][0]["quantity_shipped"] = 1
         # Half the notices also ship against an order nobody sent: a second shared subject.
         if i % 2:
             notice["orders"].append(dict(notice["orders"][0], po_number="PO-GHOST"))
@@ -166,9 +176,9 @@ def test_a_failed_batch_leaves_every_document_waiting(db):
 
 def test_waiting_documents_that_cannot_be_booked_stay_for_their_own_job(db):
     books = Books(db, settings={"broken": {"claim_window": 1}})
-    good = books.store("order", ORDER)
+    good = books.store("purchase_order", ORDER)
     invalid = books.store("invoice", doc("invoice", total_amount="12,50"))
-    elsewhere = Books(db, partner="broken").store("order", ORDER)
+    elsewhere = Books(db, partner="broken").store("purchase_order", ORDER)
     job_ids = enqueue(books, [good, invalid, "no-such-document", elsewhere])
     job_ids.append(db.transaction(jobs.thd_enqueue, "reconcile", {"message": "m"},
                                   now=ts("2026-07-01T00:00:00")))

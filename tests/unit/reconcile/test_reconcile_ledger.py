@@ -14,6 +14,7 @@ from gateway.worker import PermanentError
 from tests.unit.reconcile.reconcile_support import (
     INVOICE,
     ORDER,
+    REMITTANCE,
     SHIP_NOTICE,
     Books,
     doc,
@@ -28,11 +29,11 @@ def by_type(items):
 
 def over_shipping_late_asn():
     notice = doc("ship_notice", issued_at="2026-07-06T12:00:00Z")
-    notice["orders"][0]["cartons"][0]["lines"][0]["quantity"] = 8
-    notice["orders"][0]["cartons"].append(
+    notice["orders"][0]["packages"][0]["items"][0]["quantity_shipped"] = 8
+    notice["orders"][0]["packages"].append(
         {"sscc": "000123456000000029",
-         "lines": [{"line_number": "1", "asin": "B00MUG0001", "quantity": 4,
-                    "unit_of_measure": "EA"}]})
+         "items": [{"line_number": "1", "product_ids": {"buyer_part": "B00MUG0001"},
+                    "quantity_shipped": 4, "unit": "EA"}]})
     return notice
 
 
@@ -42,9 +43,10 @@ def price_mismatch_invoice():
     return invoice
 
 
-SHORT_PAYMENT = doc("remittance", total_amount="171.00", invoices=[
-    {"invoice_number": "INV-5001", "po_number": "PO1001", "invoiced_amount": "195.00",
-     "paid_amount": "171.00",
+SHORT_PAYMENT = doc("remittance", payment=dict(REMITTANCE["payment"], amount="171.00"),
+                    remittances=[
+    {"invoice_number": "INV-5001", "po_number": "PO1001", "invoice_amount": "195.00",
+     "amount_paid": "171.00",
      "adjustments": [{"reason_code": "01", "amount": "4.00", "description": "price difference"},
                      {"reason_code": "22", "amount": "15.00", "reference": "SHORT-881"}]}],
     adjustments=[{"reason_code": "CS", "amount": "30.00", "reference": "COOP-2026-07",
@@ -52,7 +54,7 @@ SHORT_PAYMENT = doc("remittance", total_amount="171.00", invoices=[
 
 
 def test_an_order_through_its_discrepancies(books):
-    books.add("order", ORDER, now="2026-07-01T08:00:00")
+    books.add("purchase_order", ORDER, now="2026-07-01T08:00:00")
     assert books.open() == []
 
     books.add("ship_notice", over_shipping_late_asn(), now="2026-07-06T12:00:00")
@@ -61,7 +63,7 @@ def test_an_order_through_its_discrepancies(books):
     over = found["asn_over_shipped"]
     assert over["details"] == {"line": "1", "ordered": "10", "shipped": "12", "excess": "2"}
     assert over["amount"] == "19.00" and over["currency"] == "USD"
-    assert over["message"] == "PO PO1001 line 1 (ASIN B00MUG0001): 12 shipped, 10 ordered"
+    assert over["message"] == "PO PO1001 line 1 (buyer part B00MUG0001): 12 shipped, 10 ordered"
     late = found["asn_late"]
     assert late["severity"] == "warning" and late["shipment_id"] == "SHP-77"
     assert "sent 60 hours after the goods shipped on 2026-07-03" in late["message"]
@@ -102,7 +104,7 @@ def test_an_order_through_its_discrepancies(books):
 
 
 def test_a_clean_order_leaves_nothing_open_and_counts_as_matched(books):
-    for doc_type, now in (("order", "2026-07-01T08:00:00"), ("ship_notice", "2026-07-03T10:00:00"),
+    for doc_type, now in (("purchase_order", "2026-07-01T08:00:00"), ("ship_notice", "2026-07-03T10:00:00"),
                           ("invoice", "2026-07-03T11:00:00"),
                           ("remittance", "2026-08-01T00:00:00")):
         books.add(doc_type, doc(doc_type), now=now)
@@ -114,7 +116,7 @@ def test_a_clean_order_leaves_nothing_open_and_counts_as_matched(books):
                          ship_notices_on_time=1, outstanding={})
 
 
-SCENARIO = [("order", ORDER), ("ship_notice", over_shipping_late_asn()),
+SCENARIO = [("purchase_order", ORDER), ("ship_notice", over_shipping_late_asn()),
             ("invoice", price_mismatch_invoice()), ("remittance", SHORT_PAYMENT),
             ("return", doc("return")), ("credit_memo", doc("credit_memo"))]
 
@@ -139,7 +141,7 @@ def test_any_arrival_order_and_repeats_give_the_same_books(db, order):
 
 
 def test_a_document_booked_twice_changes_nothing(books):
-    doc_id = books.store("order", ORDER)
+    doc_id = books.store("purchase_order", ORDER)
     first = books.apply(doc_id, now="2026-07-01T00:00:00")
     again = books.apply(doc_id, now="2026-07-02T00:00:00")
     assert first["booked"] == [doc_id] and first["subjects"] == [("amazon-us", "po:PO1001")]
@@ -151,13 +153,13 @@ def test_late_documents_resolve_what_they_can(books):
     books.add("invoice", INVOICE, now="2026-07-03T00:00:00")
     books.add("ship_notice", SHIP_NOTICE, now="2026-07-03T01:00:00")
     assert books.open_types() == ["asn_unknown_po", "invoice_unknown_po"]
-    books.add("order", ORDER, now="2026-07-04T00:00:00")
+    books.add("purchase_order", ORDER, now="2026-07-04T00:00:00")
     assert books.open_types() == []
-    assert {d["comment"] for d in books.all()} == {"settled by order PO1001"}
+    assert {d["comment"] for d in books.all()} == {"settled by purchase_order PO1001"}
 
 
 def test_invoice_quantity_above_shipped_until_the_asn_arrives(books):
-    books.add("order", ORDER, now="2026-07-01T00:00:00")
+    books.add("purchase_order", ORDER, now="2026-07-01T00:00:00")
     books.add("invoice", INVOICE, now="2026-07-03T00:00:00")
     found = by_type(books.open())
     assert sorted(found) == ["invoice_qty_over_shipped"]
@@ -167,15 +169,15 @@ def test_invoice_quantity_above_shipped_until_the_asn_arrives(books):
 
 
 def test_unknown_items_cancelled_orders_and_duplicate_invoices(books):
-    books.add("order", ORDER, now="2026-07-01T00:00:00")
+    books.add("purchase_order", ORDER, now="2026-07-01T00:00:00")
     stray = doc("ship_notice")
-    stray["orders"][0]["cartons"][1]["lines"][0] = {"ean": "5901234123457", "quantity": 3,
-                                                    "unit_of_measure": "EA"}
+    stray["orders"][0]["packages"][1]["items"][0] = {
+        "product_ids": {"ean": "5901234123457"}, "quantity_shipped": 3, "unit": "EA"}
     books.add("ship_notice", stray, now="2026-07-03T00:00:00")
     unknown = by_type(books.open())["asn_unknown_item"]
     assert unknown["message"] == ("ship notice SHP-77 ships 3 of EAN 5901234123457, which is not "
                                   "on PO PO1001")
-    books.add("order", doc("order", purpose="cancellation"), now="2026-07-03T02:00:00")
+    books.add("purchase_order", doc("purchase_order", purpose="cancellation"), now="2026-07-03T02:00:00")
     assert "asn_cancelled_po" in books.open_types()
 
     books.add("invoice", doc("invoice", po_number=None), now="2026-07-04T00:00:00")
@@ -194,10 +196,11 @@ def test_unknown_items_cancelled_orders_and_duplicate_invoices(books):
 
 
 def test_an_item_billed_on_several_lines_is_found_on_each(books):
-    books.add("order", ORDER, now="2026-07-01T00:00:00")
+    books.add("purchase_order", ORDER, now="2026-07-01T00:00:00")
     books.add("ship_notice", SHIP_NOTICE, now="2026-07-03T00:00:00")
     invoice = doc("invoice", total_amount="200.00")
-    stray = {"sku": "LID-9", "quantity": 1, "unit_of_measure": "EA", "unit_price": "1.00"}
+    stray = {"product_ids": {"vendor_part": "LID-9"}, "quantity": 1, "unit": "EA",
+             "unit_price": "1.00"}
     invoice["lines"] = [dict(invoice["lines"][0], quantity=5, unit_price="9.60"),
                         dict(invoice["lines"][0], quantity=5, unit_price="9.70"),
                         invoice["lines"][1], stray, stray]
@@ -212,11 +215,11 @@ def test_payments_over_unknown_and_explained(books):
                              po_number=None), now="2026-07-03T00:00:00")
     books.add("invoice", doc("invoice", invoice_number="INV-2", total_amount="50.00",
                              po_number=None), now="2026-07-03T00:00:00")
-    books.add("remittance", doc("remittance", invoices=[
-        {"invoice_number": "INV-1", "paid_amount": "120.00"},
-        {"invoice_number": "INV-2", "paid_amount": 45,
+    books.add("remittance", doc("remittance", remittances=[
+        {"invoice_number": "INV-1", "amount_paid": "120.00"},
+        {"invoice_number": "INV-2", "amount_paid": 45,
          "adjustments": [{"reason_code": "72", "amount": 5}]},
-        {"invoice_number": "INV-404", "paid_amount": "10.00"}]), now="2026-08-01T00:00:00")
+        {"invoice_number": "INV-404", "amount_paid": "10.00"}]), now="2026-08-01T00:00:00")
     found = {(d["type"], d["invoice_number"]): d for d in books.open()
              if d["type"] != "invoice_po_missing"}
     assert sorted(found) == [("over_paid", "INV-1"), ("payment_unknown_invoice", "INV-404"),
@@ -227,7 +230,7 @@ def test_payments_over_unknown_and_explained(books):
 
 
 def test_sweep_finds_unpaid_invoices_overdue_asns_and_uncredited_returns(books):
-    books.add("order", ORDER, now="2026-07-01T00:00:00")
+    books.add("purchase_order", ORDER, now="2026-07-01T00:00:00")
     books.add("invoice", doc("invoice", po_number=None, invoice_number="INV-9"),
               now="2026-07-03T00:00:00")
     books.add("return", doc("return"), now="2026-08-10T00:00:00")
@@ -248,8 +251,8 @@ def test_sweep_finds_unpaid_invoices_overdue_asns_and_uncredited_returns(books):
         "credit_memo_overdue", "open", "error")
     assert books.sweep("2026-12-01T00:00:00") == 0     # nothing left to wait for
 
-    books.add("remittance", doc("remittance", invoices=[
-        {"invoice_number": "INV-9", "paid_amount": "191.00"}]), now="2026-09-11T00:00:00")
+    books.add("remittance", doc("remittance", remittances=[
+        {"invoice_number": "INV-9", "amount_paid": "191.00"}]), now="2026-09-11T00:00:00")
     assert "invoice_overdue" not in books.open_types()
 
 
@@ -290,19 +293,22 @@ def test_operator_acknowledges_and_resolves_with_a_comment(books, db):
 
 
 @pytest.mark.parametrize("doc_type, body, field, says", [
-    ("order", doc("order", po_number=None), "po_number", "is missing"),
-    ("ship_notice", {**SHIP_NOTICE, "orders": [{"po_number": "PO1001", "cartons": [
-        {"sscc": "000123456000000005", "lines": [{"asin": "B00MUG0001", "quantity": -5,
-                                                  "unit_of_measure": "EA"}]}]}]},
-     "orders[0].cartons[0].lines[0].quantity", "-5 is less than or equal to the minimum of 0"),
+    ("purchase_order", doc("purchase_order", po_number=None), "po_number", "is missing"),
+    ("ship_notice", {**SHIP_NOTICE, "orders": [{"po_number": "PO1001", "packages": [
+        {"sscc": "000123456000000005", "items": [
+            {"product_ids": {"buyer_part": "B00MUG0001"}, "quantity_shipped": -5,
+             "unit": "EA"}]}]}]},
+     "orders[0].packages[0].items[0].quantity_shipped",
+     "-5 is less than or equal to the minimum of 0"),
     ("invoice", doc("invoice", total_amount="12,50"), "total_amount",
      '"12,50" is not valid: expected a non-negative decimal amount'),
-    ("remittance", doc("remittance", total_amount="lots"), "total_amount",
+    ("remittance", doc("remittance", payment=dict(REMITTANCE["payment"], amount="lots")),
+     "payment.amount",
      '"lots" is not valid: expected a decimal amount that may be negative'),
     ("inventory", {"items": []}, "doc_type", "'inventory' is not one the ledger keeps"),
-    ("order", "{not json", "(document)", "not valid JSON"),
-    ("order", '{"po_number": NaN}', "(document)", "NaN is not a number"),
-    ("order", "[1, 2]", "(document)", "must be a JSON object"),
+    ("purchase_order", "{not json", "(document)", "not valid JSON"),
+    ("purchase_order", '{"po_number": NaN}', "(document)", "NaN is not a number"),
+    ("purchase_order", "[1, 2]", "(document)", "must be a JSON object"),
 ])
 def test_hostile_documents_become_discrepancies_naming_the_field(books, doc_type, body, field,
                                                                  says):
@@ -330,7 +336,7 @@ def test_the_job_fails_for_good_without_a_document(db):
 
 def test_wrong_partner_settings_fail_the_job(db):
     books = Books(db, settings={"amazon-us": {"claim_window": 5}})
-    doc_id = books.store("order", ORDER)
+    doc_id = books.store("purchase_order", ORDER)
     with pytest.raises(PermanentError, match="unknown reconciliation setting 'claim_window'"):
         books.apply(doc_id, now="2026-07-01T00:00:00")
 
@@ -338,14 +344,14 @@ def test_wrong_partner_settings_fail_the_job(db):
 def test_chain_of_an_order_by_po_or_invoice(books, db):
     for doc_type, body in SCENARIO:
         books.add(doc_type, body, now="2026-08-20T10:00:00")
-    books.add("order", doc("order", po_number="PO-OTHER"), now="2026-08-20T10:00:00")
+    books.add("purchase_order", doc("purchase_order", po_number="PO-OTHER"), now="2026-08-20T10:00:00")
     (by_po,) = db.transaction(ledger.thd_chain, "PO1001")
     (by_invoice,) = db.transaction(ledger.thd_chain, "INV-5001", partner_id="amazon-us")
     assert by_po == by_invoice
     assert by_po["po_numbers"] == ["PO1001"] and by_po["invoice_numbers"] == ["INV-5001"]
     # By their own dates: the invoice is dated the ship day, the late ASN three days later.
     assert [d["doc_type"] for d in by_po["documents"]] == [
-        "order", "invoice", "ship_notice", "remittance", "return", "credit_memo"]
+        "purchase_order", "invoice", "ship_notice", "remittance", "return", "credit_memo"]
     # Booked weeks late, the order and invoice were overdue until the ASN and payment came.
     assert {(d["type"], d["status"]) for d in by_po["discrepancies"]} == {
         ("asn_late", "open"), ("asn_over_shipped", "open"), ("invoice_price_mismatch", "open"),
@@ -366,12 +372,12 @@ def test_metrics_follow_the_books(books, db):
 
 
 def test_rates_count_each_invoice_and_shipment_once(books, db):
-    books.add("order", ORDER, now="2026-07-01T00:00:00")
+    books.add("purchase_order", ORDER, now="2026-07-01T00:00:00")
     for i, late in itertools.product(range(2), (False, True)):
         notice = doc("ship_notice", shipment_id=f"S{i}{late}",
                      issued_at="2026-07-09T00:00:00Z" if late else "2026-07-03T12:00:00Z")
-        notice["orders"][0]["cartons"] = notice["orders"][0]["cartons"][:1]
-        notice["orders"][0]["cartons"][0]["lines"][0]["quantity"] = 1
+        notice["orders"][0]["packages"] = notice["orders"][0]["packages"][:1]
+        notice["orders"][0]["packages"][0]["items"][0]["quantity_shipped"] = 1
         books.add("ship_notice", notice, now="2026-07-09T00:00:00")
     (rates,) = db.transaction(ledger.thd_rates)
     assert (rates["ship_notices"], rates["ship_notices_on_time"]) == (4, 2)
@@ -381,12 +387,12 @@ def test_rates_count_each_invoice_and_shipment_once(books, db):
 def test_documents_of_one_order_booked_at_once_are_all_counted(db):
     """Workers booking ship notices of one order in parallel take turns on the order's subject."""
     books = Books(db)
-    books.add("order", ORDER, now="2026-07-01T00:00:00")
+    books.add("purchase_order", ORDER, now="2026-07-01T00:00:00")
     ids = []
     for i in range(16):
         notice = doc("ship_notice", shipment_id=f"S{i}")
-        notice["orders"][0]["cartons"] = notice["orders"][0]["cartons"][:1]
-        notice["orders"][0]["cartons"][0]["lines"][0]["quantity"] = 1
+        notice["orders"][0]["packages"] = notice["orders"][0]["packages"][:1]
+        notice["orders"][0]["packages"][0]["items"][0]["quantity_shipped"] = 1
         ids.append(books.store("ship_notice", notice, received="2026-07-03T12:00:00"))
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda doc_id: books.apply(doc_id, now="2026-07-03T12:00:00"), ids))
@@ -397,8 +403,8 @@ def test_documents_of_one_order_booked_at_once_are_all_counted(db):
 def test_chain_of_an_invoice_without_a_po(books, db):
     books.add("invoice", doc("invoice", po_number=None, invoice_number="INV-9"),
               now="2026-07-03T00:00:00")
-    books.add("remittance", doc("remittance", invoices=[
-        {"invoice_number": "INV-9", "paid_amount": "100.00"}]), now="2026-08-01T00:00:00")
+    books.add("remittance", doc("remittance", remittances=[
+        {"invoice_number": "INV-9", "amount_paid": "100.00"}]), now="2026-08-01T00:00:00")
     (chain,) = db.transaction(ledger.thd_chain, "INV-9")
     assert (chain["po_numbers"], chain["invoice_numbers"]) == ([], ["INV-9"])
     assert [d["doc_type"] for d in chain["documents"]] == ["invoice", "remittance"]

@@ -35,32 +35,33 @@ def one(name: str, index: int = 0):
 
 def test_850_field_by_field():
     # BEG*00*NE*0123456789123**19980106**AC, N1*BT**15*1135309, N1*ST**15*6678157,
-    # PO1*1*2*UN*10.5*SR*IB*0835201031 ... no CUR: US dollars.
+    # PO1*1*2*UN*10.5*SR*IB*0835201031 ... CTT*3*17; no CUR: US dollars.
     assert content(translate(one("850-004010-03.x12"))) == {
         "po_number": "0123456789123",
+        "po_date": "1998-01-06",
         "purpose": "original",
         "order_type": "NE",
-        "order_date": "1998-01-06",
         "currency": "USD",
-        "parties": {"ship_to": {"id": "6678157", "id_qualifier": "15"},
-                    "bill_to": {"id": "1135309", "id_qualifier": "15"}},
+        "parties": [{"role": "ship_to", "id": "6678157", "id_qualifier": "15"},
+                    {"role": "bill_to", "id": "1135309", "id_qualifier": "15"}],
         "lines": [
-            {"line_number": "1", "quantity": 2, "unit_of_measure": "UN", "unit_price": "10.5",
-             "isbn": "0835201031"},
-            {"line_number": "2", "quantity": 10, "unit_of_measure": "UN", "unit_price": "9.25",
-             "isbn": "0835202151"},
-            {"line_number": "3", "quantity": 5, "unit_of_measure": "UN", "unit_price": "30",
-             "isbn": "0835208338"},
+            {"line_number": "1", "quantity": 2, "unit": "UN", "unit_price": "10.5",
+             "product_ids": {"isbn": "0835201031"}},
+            {"line_number": "2", "quantity": 10, "unit": "UN", "unit_price": "9.25",
+             "product_ids": {"isbn": "0835202151"}},
+            {"line_number": "3", "quantity": 5, "unit": "UN", "unit_price": "30",
+             "product_ids": {"isbn": "0835208338"}},
         ],
+        "totals": {"line_count": 3, "quantity": 17},
     }
 
 
-def test_850_ship_window_terms_and_currency():
+def test_850_dates_terms_and_currency():
     # 850-004010-05.x12, second set: DTM*037*19980205; mailbag: CUR*BY*CAD, ITD net 90 days.
     doc = translate(one("850-004010-05.x12", 1))
-    assert doc["ship_window"] == {"earliest": "1998-02-05"}
-    assert doc["lines"][7] == {"line_number": "8", "quantity": 18, "unit_of_measure": "UN",
-                               "unit_price": "8.95", "isbn": "0835213153"}
+    assert doc["dates"] == {"ship_not_before": "1998-02-05"}
+    assert doc["lines"][7] == {"line_number": "8", "quantity": 18, "unit": "UN",
+                               "unit_price": "8.95", "product_ids": {"isbn": "0835213153"}}
     doc = translate(one("simplemailbag.x12"))
     assert doc["currency"] == "CAD"
     assert doc["terms"] == {"net_days": 90}
@@ -78,28 +79,29 @@ def test_820_field_by_field():
         "test_indicator": "P", "date": "2005-10-18T18:20",
     }
     assert content(doc) == {
-        "payment_reference": "4311000190",
-        "payment_date": "2005-10-20",
-        "payment_method": "ACH",
-        "currency": "USD",
-        "total_amount": "416093.15",
-        "parties": {
-            "payer": {"id": "0091372090000", "id_qualifier": "9",
+        "payment": {
+            "amount": "416093.15",
+            "currency": "USD",
+            "method": "ACH",
+            "date": "2005-10-20",
+            "trace_number": "4311000190",
+            "payer": {"role": "payer", "id": "0091372090000", "id_qualifier": "9",
                       "name": "Safeway - U. S. Corporate"},
-            "payee": {"id": "2397", "id_qualifier": "92", "name": "Safeway Supplier Name"},
+            "payee": {"role": "payee", "id": "2397", "id_qualifier": "92",
+                      "name": "Safeway Supplier Name"},
         },
-        "invoices": [
-            {"invoice_number": "6092392", "paid_amount": "20430.34",
-             "invoiced_amount": "20851.11", "discount_amount": "420.77"},
-            {"invoice_number": "6093694", "paid_amount": "20888.5",
-             "invoiced_amount": "21318.71", "discount_amount": "430.21"},
-            {"invoice_number": "6093695", "paid_amount": "99701.8",
-             "invoiced_amount": "101757.74", "discount_amount": "2055.94"},
-            {"invoice_number": "6093696", "paid_amount": "17380.29",
-             "invoiced_amount": "17738.82", "discount_amount": "358.53"},
-            {"invoice_number": "P7340039-25PB", "paid_amount": "4153", "invoiced_amount": "4153"},
-            {"invoice_number": "6093692", "paid_amount": "286308.83",
-             "invoiced_amount": "292210.59", "discount_amount": "5901.76"},
+        "remittances": [
+            {"invoice_number": "6092392", "amount_paid": "20430.34",
+             "invoice_amount": "20851.11", "discount": "420.77"},
+            {"invoice_number": "6093694", "amount_paid": "20888.5",
+             "invoice_amount": "21318.71", "discount": "430.21"},
+            {"invoice_number": "6093695", "amount_paid": "99701.8",
+             "invoice_amount": "101757.74", "discount": "2055.94"},
+            {"invoice_number": "6093696", "amount_paid": "17380.29",
+             "invoice_amount": "17738.82", "discount": "358.53"},
+            {"invoice_number": "P7340039-25PB", "amount_paid": "4153", "invoice_amount": "4153"},
+            {"invoice_number": "6093692", "amount_paid": "286308.83",
+             "invoice_amount": "292210.59", "discount": "5901.76"},
         ],
     }
 
@@ -115,7 +117,7 @@ def test_820_adjustments_at_entity_level():
     with pytest.raises(TranslationError) as info:
         translate(ts)
     assert (info.value.segment_id, info.value.segment_no) == ("ST", 1)
-    assert info.value.field == "payment_reference"
+    assert info.value.field == "payment/trace_number"
     assert "TRN02" in info.value.reason
 
 
@@ -130,30 +132,29 @@ def test_856_field_by_field():
         "shipment_id": "4167427123",
         "issued_at": "2006-04-02T00:00",
         "ship_date": "2006-04-02",
-        "carrier": {"scac": "SCAC"},
-        "bill_of_lading": "bill of lading number",
-        "tracking_number": "carrierreferencenumber",
-        "parties": {"ship_to": {"id": "DESTINATION2", "id_qualifier": "92",
-                                "name": "JIT MANUFACTURING",
-                                "address_lines": ["BUILDING 3B", "2001 ENTERPRISE PARK"],
+        "carrier": {"scac": "SCAC", "bol": "bill of lading number",
+                    "tracking": "carrierreferencenumber"},
+        "ship_to": {"role": "ship_to", "id": "DESTINATION2", "id_qualifier": "92",
+                    "name": "JIT MANUFACTURING",
+                    "address": {"lines": ["BUILDING 3B", "2001 ENTERPRISE PARK"],
                                 "city": "JUAREZ", "state": "CH", "country": "MX"}},
     }
     assert [o["po_number"] for o in doc["orders"]] == ["ordernumber1", "ordernumber2",
                                                         "ordernumber4"]
-    assert [[c["sscc"][-1] for c in o["cartons"]] for o in doc["orders"]] == [
+    assert [[c["sscc"][-1] for c in o["packages"]] for o in doc["orders"]] == [
         ["1", "0"], ["3", "2"], ["7"]]
-    assert doc["orders"][1]["cartons"][1]["lines"] == [
-        {"line_number": "3", "quantity": 36, "unit_of_measure": "EA",
-         "description": "description", "upc": "8712345678906", "sku": "suart", "asin": "byart"},
-        {"line_number": "5", "quantity": 24, "unit_of_measure": "EA",
-         "description": "description", "upc": "8712345678920", "sku": "suart", "asin": "byart"},
+    assert doc["orders"][1]["packages"][1]["items"] == [
+        {"line_number": "3", "quantity_shipped": 36, "unit": "EA", "description": "description",
+         "product_ids": {"upc": "8712345678906", "vendor_part": "suart", "buyer_part": "byart"}},
+        {"line_number": "5", "quantity_shipped": 24, "unit": "EA", "description": "description",
+         "product_ids": {"upc": "8712345678920", "vendor_part": "suart", "buyer_part": "byart"}},
     ]
     # The MAN02 values have 22 digits: not an SSCC-18 (nor one with its 00 identifier).
     with pytest.raises(TranslationError) as info:
         translate(ts)
     error = info.value
     assert (error.segment_id, error.segment_no, error.element) == ("MAN", 24, 2)
-    assert error.field == "orders/0/cartons/0/sscc"
+    assert error.field == "orders/0/packages/0/sscc"
     assert error.value == "0000123456781234567891"
 
 
@@ -172,26 +173,27 @@ def test_810_field_by_field():
         "po_number": "ordernumber",
         "currency": "USD",
         "terms": {"discount_percent": 2.5, "discount_days": 30},
-        "parties": {
-            "ship_to": {"name": "JIT MANUFACTURING",
-                        "address_lines": ["BUILDING 3B", "2001 ENTERPRISE PARK"],
-                        "city": "JUAREZ", "state": "CH", "country": "MX"},
-            "bill_to": {"name": "JIT MANUFACTURING", "address_lines": ["400 INDUSTRIAL PARKWAY"],
-                        "city": "INDUSTRIAL AIRPORT", "state": "KS", "postcode": "66030"},
-            "vendor": {"name": "UNIVERSAL WIDGETS",
-                       "address_lines": ["375 PLYMOUTH PARK", "SUITE 205"], "city": "IRVING",
-                       "state": "TX", "postcode": "75061"},
-        },
-        "lines": [{"line_number": "001", "quantity": 4, "unit_of_measure": "EA",
-                   "unit_price": "330", "description": "HIGH PERFORMANCE WIDGET",
-                   "sku": "X357-W2", "asin": "525"}],
+        "parties": [
+            {"role": "ship_to", "name": "JIT MANUFACTURING",
+             "address": {"lines": ["BUILDING 3B", "2001 ENTERPRISE PARK"], "city": "JUAREZ",
+                         "state": "CH", "country": "MX"}},
+            {"role": "bill_to", "name": "JIT MANUFACTURING",
+             "address": {"lines": ["400 INDUSTRIAL PARKWAY"], "city": "INDUSTRIAL AIRPORT",
+                         "state": "KS", "postcode": "66030"}},
+            {"role": "vendor", "name": "UNIVERSAL WIDGETS",
+             "address": {"lines": ["375 PLYMOUTH PARK", "SUITE 205"], "city": "IRVING",
+                         "state": "TX", "postcode": "75061"}},
+        ],
+        "lines": [{"line_number": "001", "quantity": 4, "unit": "EA", "unit_price": "330",
+                   "description": "HIGH PERFORMANCE WIDGET",
+                   "product_ids": {"vendor_part": "X357-W2", "buyer_part": "525"}}],
         "total_amount": "12345.79",
     }
     # BP is Amazon's ASIN; "525" is not one.
     with pytest.raises(TranslationError) as info:
         translate(ts)
     assert (info.value.segment_id, info.value.segment_no, info.value.element) == ("IT1", 17, 11)
-    assert info.value.field == "lines/0/asin"
+    assert info.value.field == "lines/0/product_ids/buyer_part"
 
 
 def test_855_field_by_field():
@@ -200,18 +202,18 @@ def test_855_field_by_field():
     ts = one("855-004010UCS-01.x12", 1)
     assert content(translate(ts, check=False)) == {
         "po_number": "194208",
-        "ack_date": "2003-05-07",
-        "status": "accepted",
-        "parties": {"ship_to": {"id": "0091372092902", "id_qualifier": "9",
-                                "name": "SAFEWAY/VONS EL MONTE GROCERY"}},
-        "lines": [{"line_number": "1", "quantity_ordered": 22, "unit_of_measure": "CA"}],
+        "ack_type": "AP",
+        "date": "2003-05-07",
+        "parties": [{"role": "ship_to", "id": "0091372092902", "id_qualifier": "9",
+                     "name": "SAFEWAY/VONS EL MONTE GROCERY"}],
+        "lines": [{"line_number": "1", "quantity_ordered": 22, "unit": "CA"}],
     }
     # No ACK segments (and UA, a case code, is none of the item ids the schema knows).
     with pytest.raises(TranslationError) as info:
         translate(ts)
     assert (info.value.segment_id, info.value.segment_no) == ("PO1", 9)
-    assert info.value.field == "lines/0/quantity_accepted"
-    assert "nothing at ACK[IA]/ACK02" in info.value.reason
+    assert info.value.field == "lines/0/status"
+    assert "nothing at ACK/ACK01" in info.value.reason
 
 
 @pytest.mark.parametrize("name", FILES)

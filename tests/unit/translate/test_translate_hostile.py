@@ -40,7 +40,7 @@ def test_non_numeric_quantity():
 
 def test_bad_date():
     e = error("850", ["BEG*00*NE*T82Y2VBDX**20240230"] + PO[1:])
-    assert (e.segment_id, e.segment_no, e.element, e.field) == ("BEG", 2, 5, "order_date")
+    assert (e.segment_id, e.segment_no, e.element, e.field) == ("BEG", 2, 5, "po_date")
     assert "not a valid calendar date" in e.reason
 
 
@@ -65,14 +65,14 @@ def test_bad_ack_date_in_a_loop():
             "DTM*068*2024010", "CTT*1"]
     e = error("855", body)
     assert (e.segment_id, e.segment_no, e.element) == ("DTM", 5, 2)
-    assert e.field == "lines/0/scheduled_ship_date"
+    assert e.field == "lines/0/dates/scheduled_ship"
 
 
 def test_unknown_and_misplaced_segments_are_tolerated():
     body = ["ZZZ*1", "BEG*00*NE*T82Y2VBDX**20240105", "N1*BY*SOMEONE", "N3*NOT SHIP-TO",
             "N1*ST**92*RNO1", "PO1*1*10*EA*12.5**UP*012345678905", "REF*XX*late", "CTT*1"]
     doc = translate(one_set("850", body))
-    assert doc["parties"] == {"ship_to": {"id": "RNO1", "id_qualifier": "92"}}
+    assert doc["parties"] == [{"role": "ship_to", "id": "RNO1", "id_qualifier": "92"}]
 
 
 def test_hl_with_unknown_parent():

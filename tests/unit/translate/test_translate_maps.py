@@ -3,8 +3,9 @@
 import pytest
 
 from gateway.edi.x12.guide import MAPPING
-from gateway.translate import render, translate
+from gateway.translate import RenderError, render, translate
 from gateway.translate.maps import Count, FieldRef, MapError, find_map, load_map
+from tests.unit.translate.documents import PURCHASE_ORDER
 from tests.unit.translate.support import content, one_set
 
 GUIDE_850 = MAPPING / "004010" / "amazon-vc" / "850.yaml"
@@ -30,18 +31,23 @@ def test_unknown_map():
 def test_compiled_addresses():
     m = find_map("855")
     lines = next(f for f in m.root.fields if f.name == "lines")
-    accepted = next(f for f in lines.fields if f.name == "quantity_accepted")
-    (addr,) = accepted.at
-    assert [(s.name, s.quals) for s in addr.steps] == [("ACK", ("IA",))]
+    quantity = next(f for f in lines.fields if f.name == "quantity")
+    (addr,) = quantity.at
+    assert [(s.name, s.quals) for s in addr.steps] == [("ACK", None)]
     assert (addr.tag, addr.element) == ("ACK", 2)
-    assert lines.fixed[0][1] == FieldRef("unit_of_measure")
+    assert (lines.split.loop, lines.split.same) == ("ACK", "line_number")
+    assert lines.fixed[0][1] == FieldRef("unit")
     assert m.root.always[0][1] == Count("PO1")
-    assert lines.ids.codes_out["asin"] == "BP"
+    product_ids = next(f for f in lines.fields if f.name == "product_ids")
+    assert product_ids.ids.codes_out["buyer_part"] == "BP"
+    parties = next(f for f in m.root.fields if f.name == "parties")
+    assert [[s.name for s in steps] for steps in parties.choices] == [["N1_ST"], ["N1_SF"]]
+    assert parties.chooser.name == "role"
 
 
 def write(tmp_path, fields: str, extra: str = "") -> str:
     path = tmp_path / "850.yaml"
-    path.write_text(f'transaction_set: "850"\ndocument: order\nguide: {GUIDE_850}\n'
+    path.write_text(f'transaction_set: "850"\ndocument: purchase_order\nguide: {GUIDE_850}\n'
                     f"fields:\n{fields}\n{extra}")
     return path
 
@@ -57,6 +63,12 @@ def write(tmp_path, fields: str, extra: str = "") -> str:
     ("  po_number: {at: BEG03, defualt: X}", "fields.po_number: unknown key(s) defualt"),
     ("  lines: {each: PO1, fields: {q: PO102}, ids: {at: PO106}}", "an entry lacks 'codes'"),
     ("  ship_to: {loop: N1_SF, fields: {id: N104}}", "loop N1_SF is not in loop ROOT"),
+    ("  parties: {each: [N1_ST, N1_BT], fields: {id: N104}}",
+     "fields.parties: `each` over several loops needs a field with codes at N101"),
+    ("  parties: {each: [N1_ST, PO1], fields: {role: {at: N101, codes: {ST: ship_to}}}}",
+     "fields.parties: the loops of `each` must have the same segments"),
+    ("  lines: {each: PO1, split: {loop: ACK, same: line_number}, fields: {q: PO102}}",
+     "fields.lines.split: loop ACK is not in loop PO1"),
 ])
 def test_mistakes_name_the_entry(tmp_path, fields, message):
     with pytest.raises(MapError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -73,9 +85,30 @@ def test_templates_are_shared(tmp_path):
 
 def test_guide_of_another_set(tmp_path):
     path = tmp_path / "855.yaml"
-    path.write_text(f'transaction_set: "855"\ndocument: order_ack\nguide: {GUIDE_850}\n')
+    path.write_text(f'transaction_set: "855"\ndocument: po_acknowledgment\nguide: {GUIDE_850}\n')
     with pytest.raises(MapError, match="is for 850"):
         load_map(path)
+
+
+def test_each_over_several_loops_chooses_by_code(tmp_path):
+    m = load_map(write(tmp_path, "  parties:\n    each: [N1_ST, N1_BT]\n    fields:\n"
+                                 "      role: {at: N101, codes: {ST: ship_to, BT: bill_to}}\n"
+                                 "      id: N104"))
+    doc = {"parties": [{"role": "bill_to", "id": "B1"}, {"role": "ship_to", "id": "S1"}]}
+    segments = render(doc, m, 1, check=False)
+    # Written in the guide's order of the loops, each loop with its own qualifier.
+    assert [s for s in segments if s[0] == "N1"] == [["N1", "ST", "", "", "S1"],
+                                                       ["N1", "BT", "", "", "B1"]]
+    with pytest.raises(RenderError, match="parties/0/role: 'vendor' has no X12 code"):
+        render({"parties": [{"role": "vendor", "id": "V"}]}, m, 1, check=False)
+
+
+def test_an_item_no_loop_takes_is_not_written():
+    # The Amazon 850 has N1 loops for ship-to and bill-to only: a buyer party has no place.
+    doc = {**PURCHASE_ORDER, "parties": [{"role": "buyer", "id": "AMAZON"},
+                                         *PURCHASE_ORDER["parties"]]}
+    segments = render(doc, find_map("850"), 1)
+    assert [s for s in segments if s[0] == "N1"] == [["N1", "ST", "", "92", "RNO1"]]
 
 
 def test_components_both_ways(tmp_path):

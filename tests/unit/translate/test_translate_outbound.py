@@ -14,10 +14,10 @@ from tests.unit.translate import documents
 from tests.unit.translate.support import DELIMITERS, FUNCTIONAL_IDS, content, read_back, x12
 
 CASES = {
-    "855": documents.ORDER_ACK,
+    "855": documents.PO_ACKNOWLEDGMENT,
     "856": documents.SHIP_NOTICE,
     "810": documents.INVOICE,
-    "850": documents.ORDER,
+    "850": documents.PURCHASE_ORDER,
     "820": documents.REMITTANCE,
 }
 
@@ -49,7 +49,7 @@ def text(set_id: str, doc: dict) -> list[str]:
 
 
 def test_855_segments():
-    assert text("855", documents.ORDER_ACK) == [
+    assert text("855", documents.PO_ACKNOWLEDGMENT) == [
         "ST*855*0001",
         "BAK*00*AC*T82Y2VBDX*20240105",
         "CUR*SE*USD",
@@ -107,7 +107,7 @@ def test_value_without_x12_form():
     with pytest.raises(RenderError) as info:
         render(doc, find_map("856"), 1, check=False)
     assert info.value.field == "ship_date"
-    doc = copy.deepcopy(documents.ORDER_ACK)
-    doc["status"] = "pending"
-    with pytest.raises(RenderError, match="status: 'pending' has no X12 code"):
+    doc = copy.deepcopy(documents.PO_ACKNOWLEDGMENT)
+    doc["lines"][0]["status"] = "pending"
+    with pytest.raises(RenderError, match="lines/0/status: 'pending' has no X12 code"):
         render(doc, find_map("855"), 1, check=False)

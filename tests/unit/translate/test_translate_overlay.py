@@ -30,8 +30,8 @@ map:
 ORDER = ["BEG*00*NE*PO1**20240105", "PO1*1*2*EA*3.5**UP*012345678905", "CTT*1"]
 INVOICE = {"invoice_number": "INV1", "invoice_date": "2024-01-06", "currency": "USD",
            "shipment_id": "SHIP9",
-           "lines": [{"line_number": "1", "quantity": 2, "unit_of_measure": "EA",
-                      "unit_price": "3.5", "upc": "012345678905"}],
+           "lines": [{"line_number": "1", "quantity": 2, "unit": "EA", "unit_price": "3.5",
+                      "product_ids": {"upc": "012345678905"}}],
            "total_amount": "7.00"}
 
 
