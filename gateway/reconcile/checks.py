@@ -167,6 +167,8 @@ def _po(po: str, docs: list[Doc], now: float, settings: dict) -> Evaluation:
     add = result.findings.append
 
     for notice in notices:
+        if "ship_date" not in notice.body:
+            continue   # no ship date given: its lateness cannot be judged
         shipped = timestamp(notice.body["ship_date"], end_of_day=True)
         if notice.issued_at - shipped > late_after:
             add(Finding(

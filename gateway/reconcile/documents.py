@@ -23,7 +23,7 @@ DATE_FIELD = {"purchase_order": ("po_date",), "po_acknowledgment": ("date",),
               "credit_memo": ("memo_date",)}
 # The identifiers of a line's product_ids, and how people name them.
 ITEM_IDS = {"buyer_part": "buyer part", "ean": "EAN", "upc": "UPC", "gtin": "GTIN",
-            "isbn": "ISBN", "vendor_part": "vendor part"}
+            "case_code": "case code", "isbn": "ISBN", "vendor_part": "vendor part"}
 # The kind of reference a document's own number is.
 LINK_KIND = {"purchase_order": "po", "po_acknowledgment": "po", "ship_notice": "shipment",
              "invoice": "invoice", "remittance": "remittance", "return": "return",

@@ -110,7 +110,7 @@ def _summary(doc: dict, chain: dict) -> str:
     if kind == "ship_notice":
         packages = sum(len(o["packages"]) for o in body["orders"]
                        if o["po_number"] in chain["po_numbers"])
-        return f"shipped {body['ship_date']}, {packages} packages"
+        return f"shipped {body.get('ship_date', 'on an unstated date')}, {packages} packages"
     if kind == "invoice":
         text = f"{body['total_amount']} {body['currency']}, PO {body.get('po_number') or '-'}"
         unpaid = chain["unpaid"].get(doc["number"])

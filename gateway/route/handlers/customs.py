@@ -36,7 +36,7 @@ from gateway.store.schema import customs_consignments, customs_events, customs_f
 from gateway.worker import PermanentError
 
 # The product ids that name a line in the product master (its SKU column), in order of preference.
-ID_FIELDS = ("vendor_part", "ean", "upc", "gtin", "buyer_part", "isbn")
+ID_FIELDS = ("vendor_part", "ean", "upc", "gtin", "case_code", "buyer_part", "isbn")
 DOCUMENT_TYPES = ("purchase_order", "ship_notice")   # what a consignment is read from
 # What names a consignment in a receipt: CEB orderNo/copNo/logisticsNo, a broker's consignment.
 RECEIPT_REFERENCES = ("orderNo", "copNo", "logisticsNo", "consignment")

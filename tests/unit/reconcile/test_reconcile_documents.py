@@ -63,8 +63,8 @@ def test_every_document_type_has_a_schema_with_a_valid_example():
 
 @pytest.mark.parametrize("change, field, says", [
     (lambda d: d["lines"][0]["product_ids"].clear(), "lines[0].product_ids",
-     "expected an item named by at least one identifier: upc, ean, gtin, isbn, vendor_part or "
-     "buyer_part"),
+     "expected an item named by at least one identifier: upc, ean, gtin, case_code, isbn, "
+     "vendor_part or buyer_part"),
     (lambda d: d.update(po_date="2026-02-30"), "po_date",
      '"2026-02-30" is not valid: expected a calendar date'),
     (lambda d: d["lines"][1].update(quantity="4"), "lines[1].quantity",

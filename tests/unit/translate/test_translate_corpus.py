@@ -159,8 +159,12 @@ def test_856_field_by_field():
 
 
 def test_856_without_ship_date():
-    with pytest.raises(TranslationError, match="required 'ship_date' missing"):
+    # DTM*011 is optional in X12 and its absence is no fault; this ASN's 22-digit SSCCs are.
+    with pytest.raises(TranslationError) as info:
         translate(one("856_1.x12"))
+    assert info.value.field == "orders/0/packages/0/sscc"
+    doc = translate(one("856_1.x12"), check=False)
+    assert "ship_date" not in doc and doc["shipment_id"] == "15918861602"
 
 
 def test_810_field_by_field():
@@ -189,11 +193,8 @@ def test_810_field_by_field():
                    "product_ids": {"vendor_part": "X357-W2", "buyer_part": "525"}}],
         "total_amount": "12345.79",
     }
-    # BP is Amazon's ASIN; "525" is not one.
-    with pytest.raises(TranslationError) as info:
-        translate(ts)
-    assert (info.value.segment_id, info.value.segment_no, info.value.element) == ("IT1", 17, 11)
-    assert info.value.field == "lines/0/product_ids/buyer_part"
+    # BP is the buyer's part number, any text (for Amazon an ASIN): the document is valid.
+    assert content(translate(ts)) == content(translate(ts, check=False))
 
 
 def test_855_field_by_field():
