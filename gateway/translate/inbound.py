@@ -10,7 +10,7 @@ from gateway.edi.x12.envelope import TransactionSet
 from gateway.edi.x12.reader import Segment
 
 from .errors import TranslationError
-from .maps import INDEX, Address, Collect, Context, Map, Scalar, find_map
+from .maps import INDEX, Address, Collect, Context, Map, Rows, Scalar, find_map
 from .schemas import describe, first_error, json_path
 from .tree import Node, assemble, descend
 from .values import datetime_in
@@ -107,6 +107,21 @@ class _Reader:
             self.trace[path + (f.name,)] = (node.first, 0, f.at.tag)
         return out
 
+    def rows(self, f: Rows, node: Node, path: tuple) -> list[dict]:
+        out = []
+        for n in descend(node, f.at.steps) if f.at.steps else (node,):
+            for seg in n.segments.get(f.at.tag, ()):
+                view = Node(n.shape)   # the one segment, so each field reads it
+                view.segments[f.at.tag] = [seg]
+                where = path + (f.name, len(out))
+                item = {}
+                for field in f.fields:
+                    value = self.scalar(field, view, len(out), where)
+                    if value is not None:
+                        item[field.name] = value
+                out.append(item)
+        return out
+
     def build(self, ctx: Context, node: Node, index: int, path: tuple) -> dict:
         obj: dict = {}
         trace = self.trace
@@ -120,8 +135,8 @@ class _Reader:
                 if value is not None:
                     obj[name] = value
                 continue
-            if kind is Collect:
-                value = self.collect(f, node, path)
+            if kind is Collect or kind is Rows:
+                value = (self.collect if kind is Collect else self.rows)(f, node, path)
                 if value:
                     obj[name] = value
                 continue

@@ -87,6 +87,16 @@ class Collect:
 
 
 @dataclass(slots=True)
+class Rows:
+    """One object per segment with one id (TXI, repeated within its loop): fields read from
+    that segment alone; outbound, one segment per item."""
+
+    name: str
+    at: Address
+    fields: tuple[Scalar, ...]
+
+
+@dataclass(slots=True)
 class Ids:
     """(qualifier, value) element pairs from `at` on (PO106/PO107, PO108/PO109...): one field
     per qualifier the codes name; outbound the first qualifier listed for a field is used."""
@@ -232,6 +242,17 @@ class _Compiler:
         return Scalar(name, tuple(self.address(shape, a, where) for a in at), load, dump, codes,
                       None if codes is None else _reverse(codes), spec.get("default"))
 
+    def rows(self, shape: Shape, name: str, spec: dict, where: str) -> Rows:
+        self.keys(spec, {"rows", "fields"}, where)
+        at = self.address(shape, f"{spec['rows']}01", where)
+        fields = tuple(self.scalar(shape, key, sub, f"{where}.{key}")
+                       for key, sub in (spec.get("fields") or {}).items())
+        for f in fields:
+            if any(a.tag != at.tag or a.steps != at.steps for a in f.at):
+                raise self.error(f"{where}.{f.name}", f"a field of `rows: {spec['rows']}` "
+                                                      f"reads that segment only")
+        return Rows(name, at, fields)
+
     def value(self, spec):
         if isinstance(spec, dict) and "count" in spec:
             return Count(str(spec["count"]))
@@ -257,7 +278,9 @@ class _Compiler:
         for key, sub in (spec.get("fields") or {}).items():
             sub_where = f"{where}.{key}"
             sub = self.expand(sub, sub_where)
-            if isinstance(sub, dict) and ("fields" in sub or "ids" in sub):
+            if isinstance(sub, dict) and "rows" in sub:
+                ctx.fields.append(self.rows(shape, key, sub, sub_where))
+            elif isinstance(sub, dict) and ("fields" in sub or "ids" in sub):
                 ctx.fields.append(self.context(shape, key, sub, sub_where))
             elif isinstance(sub, dict) and "collect" in sub:
                 self.keys(sub, {"collect", "elements"}, sub_where)

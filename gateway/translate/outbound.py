@@ -5,7 +5,7 @@ from gateway.edi.x12.reader import Segment
 from gateway.edi.x12.writer import transaction_set
 
 from .errors import RenderError
-from .maps import Address, Collect, Context, Count, FieldRef, Map, Scalar, Step
+from .maps import Address, Collect, Context, Count, FieldRef, Map, Rows, Scalar, Step
 from .schemas import DocumentError, json_path, validate_document
 from .tree import HL, Node, descend, emit
 
@@ -113,6 +113,20 @@ class _Writer:
                 _set(seg.elements, pos, 0, str(value))
             target.add(seg)
 
+    def rows(self, f: Rows, node: Node, items: list, path: tuple) -> None:
+        target = self.node_at(node, f.at.steps) if f.at.steps else node
+        for i, item in enumerate(items):
+            seg = Segment([f.at.tag])
+            for field in f.fields:
+                value = item.get(field.name)
+                if value is None:
+                    continue
+                texts = self.text(field, value, path + (f.name, i))
+                for addr, text in zip(field.at, texts, strict=False):
+                    if text:
+                        _set(seg.elements, addr.element, addr.component, text)
+            target.add(seg)
+
     def build(self, ctx: Context, node: Node, obj: dict, path: tuple) -> None:
         for f in ctx.fields:
             value = obj.get(f.name)
@@ -123,6 +137,8 @@ class _Writer:
                 self.scalar(f, node, value, path)
             elif kind is Collect:
                 self.collect(f, node, value)
+            elif kind is Rows:
+                self.rows(f, node, value, path)
             elif f.many:
                 target, same = None, None
                 for i, item in enumerate(value):

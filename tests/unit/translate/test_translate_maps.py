@@ -6,7 +6,7 @@ from gateway.edi.x12.guide import MAPPING
 from gateway.translate import RenderError, render, translate
 from gateway.translate.maps import Count, FieldRef, MapError, find_map, load_map
 from tests.unit.translate.documents import PURCHASE_ORDER
-from tests.unit.translate.support import content, one_set
+from tests.unit.translate.support import content, one_set, read_back, x12
 
 GUIDE_850 = MAPPING / "004010" / "amazon-vc" / "850.yaml"
 
@@ -69,6 +69,8 @@ def write(tmp_path, fields: str, extra: str = "") -> str:
      "fields.parties: the loops of `each` must have the same segments"),
     ("  lines: {each: PO1, split: {loop: ACK, same: line_number}, fields: {q: PO102}}",
      "fields.lines.split: loop ACK is not in loop PO1"),
+    ("  refs: {rows: REF, fields: {kind: REF01, po: BEG03}}",
+     "fields.refs.po: a field of `rows: REF` reads that segment only"),
 ])
 def test_mistakes_name_the_entry(tmp_path, fields, message):
     with pytest.raises(MapError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -118,3 +120,17 @@ def test_components_both_ways(tmp_path):
     assert content(doc) == {"po_number": "PO1", "promo": "PROMO7"}
     segments = render(doc, m, 1, check=False)
     assert ["REF", "PD", "", "", ("", "PROMO7")] in segments
+
+
+def test_rows_one_item_per_repeated_segment_both_ways():
+    # The generic 810's taxes: one object per summary TXI, read and written back in order.
+    ts = one_set("810", ["BIG*20240105*INV1**PO1", "CUR*SE*USD", "IT1*1*2*EA*10.00**VN*ABC",
+                         "TDS*2150", "TXI*ST*1.50*7.5", "TXI*CT*0", "CTT*1"])
+    m = find_map("810", profile="generic")
+    doc = translate(ts, m)
+    assert doc["taxes"] == [{"type": "ST", "amount": "1.50", "rate": 7.5},
+                            {"type": "CT", "amount": "0"}]
+    segments = render(doc, m, 1)
+    assert [s for s in segments if s[0] == "TXI"] == [["TXI", "ST", "1.50", "7.5"],
+                                                      ["TXI", "CT", "0"]]
+    assert content(translate(read_back(x12(segments, "810")), m)) == content(doc)
