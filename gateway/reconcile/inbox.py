@@ -96,7 +96,8 @@ def thd_book(conn, document_ids: list[str], *, take: int, now: float,
         docs.append(doc)
         handled.add(doc_id)
         weight += len(checks.subjects(doc))
-    outcome = ledger.thd_apply(conn, docs, now=now, settings=checked)
+    outcome = ledger.thd_apply(conn, docs, now=now, settings=checked,
+                               texts={d.id: rows[d.id]["body"] for d in docs})
     finished = [job for job, doc_id in waiting if doc_id in handled]
     thd_finish(conn, finished, now=now)
     return dict(outcome, invalid=invalid, refused=refused, jobs=finished)

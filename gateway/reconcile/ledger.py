@@ -57,12 +57,14 @@ def thd_load_documents(conn, document_ids: list[str]) -> dict[str, dict]:
     return found
 
 
-def thd_apply(conn, docs: list[Doc], *, now: float, settings: Mapping[str, dict]) -> dict:
+def thd_apply(conn, docs: list[Doc], *, now: float, settings: Mapping[str, dict],
+              texts: Mapping[str, str]) -> dict:
     """Book documents and re-evaluate every subject they touch, as if each was booked alone in
     the order given; a document already booked (before, or earlier in ``docs``) changes nothing.
-    ``settings``: partner id -> its checked settings. Returns {"booked": [document ids],
+    ``settings``: partner id -> its checked settings; ``texts``: document id -> its body as the
+    JSON text it was read from, kept as is. Returns {"booked": [document ids],
     "subjects": [(partner, subject)], "opened": n, "resolved": n}."""
-    new = _book(conn, docs, now)
+    new = _book(conn, docs, texts, now)
     plan = [(doc, sorted(checks.subjects(doc))) for doc in new]
     books = _Books.load(conn, sorted({(d.partner_id, s) for d, subjects in plan
                                       for s in subjects}), now=now, pending=new)
@@ -88,7 +90,7 @@ def thd_evaluate(conn, subjects: list[tuple[str, str]], *, now: float,
     return books.opened, books.resolved
 
 
-def _book(conn, docs: list[Doc], now: float) -> list[Doc]:
+def _book(conn, docs: list[Doc], texts: Mapping[str, str], now: float) -> list[Doc]:
     """Insert the documents not booked yet and their links; the new ones, in the given order."""
     unique: dict[str, Doc] = {}
     for doc in docs:
@@ -98,7 +100,7 @@ def _book(conn, docs: list[Doc], now: float) -> list[Doc]:
     # In id order, so that two transactions booking the same documents meet in the same order.
     rows = [dict(document_id=d.id, partner_id=d.partner_id, doc_type=d.doc_type,
                  number=d.number, issued_at=d.issued_at, received_at=d.received_at,
-                 body=json.dumps(d.body, sort_keys=True), booked_at=now)
+                 body=texts[d.id], booked_at=now)
             for d in map(unique.get, sorted(unique))]
     if rows:
         booked.update(conn.execute(insert_ignore(conn, t, ["document_id"])
