@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import getpass
+import http.server
 import os
 import shutil
 import socket
 import subprocess
+import threading
 import uuid
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -130,3 +133,39 @@ LogLevel ERROR
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+Handler = Callable[[str, dict, bytes], tuple[int, dict, bytes]]
+
+
+@pytest.fixture
+def endpoint():
+    """A partner's HTTP server on 127.0.0.1: ``endpoint(handler)`` -> its base URL; every POST is
+    answered with ``handler(path, headers, body)`` -> (status, headers, body). Stopped after the
+    test."""
+    servers = []
+
+    def start(handler: Handler) -> str:
+        class Request(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                code, headers, answer = handler(self.path, dict(self.headers), body)
+                self.send_response(code)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Request)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_port}"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()

@@ -6,9 +6,6 @@ oscrypto that loads OpenSSL 3. Without it these tests fail and say how to instal
 
 from __future__ import annotations
 
-import http.server
-import threading
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -92,38 +89,3 @@ def configure(daemon: Daemon, *, url: str = "http://127.0.0.1:9/as2", security: 
     """The gateway's partner file for pyas2lib (flow-style YAML for security and mdn)."""
     write_partner(daemon.home, "pyas2lib", PARTNER_YAML.format(
         as2_id=PYAS2LIB_ID, url=url, security=security, mdn=mdn))
-
-
-Handler = Callable[[dict, bytes], tuple[int, dict, bytes]]
-
-
-@pytest.fixture
-def endpoint():
-    """Start HTTP servers on 127.0.0.1: ``endpoint(handler)`` -> URL; ``handler(headers, body)``
-    returns (status, headers, body). Stopped after the test."""
-    servers = []
-
-    def start(handler: Handler) -> str:
-        class Request(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                code, headers, answer = handler(dict(self.headers), body)
-                self.send_response(code)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args):
-                pass
-
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Request)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_port}/as2"
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()

@@ -26,7 +26,7 @@ def pyas2lib_receiver(peer, endpoint, **demands):
     received, pending = [], []
     organization, gateway = peer.organization(), peer.gateway(**demands)
 
-    def answer(headers, body):
+    def answer(_, headers, body):
         message = peer.as2.Message()
         status, exception, mdn = message.parse(raw_message(headers, body),
                                                find_org_cb=lambda _: organization,
@@ -37,7 +37,7 @@ def pyas2lib_receiver(peer, endpoint, **demands):
             return 200, {}, b"message received, MDN follows\r\n"
         return 200, mdn.headers, mdn.content
 
-    return endpoint(answer), received, pending
+    return endpoint(answer) + "/as2", received, pending
 
 
 def deliver(mdn) -> int:

@@ -60,7 +60,8 @@ def test_gateway_takes_pyas2lib_message_and_pyas2lib_verifies_the_mdn(gateway, h
                                 f"require_encryption: {str(encrypted).lower()}}}")
     gateway.start()
     receipts = []
-    mdn_url = endpoint(lambda headers, body: receipts.append((headers, body)) or (200, {}, b""))
+    mdn_url = endpoint(lambda _, headers, body: receipts.append((headers, body))
+                       or (200, {}, b"")) + "/as2"
     digest = settings.get("digest_alg") if signed else None
     message, status, headers, body = send(gateway, mdn_url if mode == "ASYNC" else None,
                                           mdn_mode=mode, mdn_digest_alg=digest, **settings)

@@ -20,44 +20,25 @@ id: {id}
 name: {id}
 as2:
   as2_id: {as2_id}
-  url: http://127.0.0.1:{port}/{id}
+  url: {url}/{id}
   certificates: {{signing: partners/partner.pem, encryption: partners/partner.pem}}
   mdn: {{mode: {mode}, signed: true, timeout_s: 3600}}
   retry: {{timeout_s: 10}}
 """
 
 
-class PartnerServer(http.server.BaseHTTPRequestHandler):
-    """The partners' AS2 servers: /slow takes messages and answers its MDN later (async),
-    /broken answers with a sync MDN that is not one."""
-
-    got: list = []
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        PartnerServer.got.append((self.path, dict(self.headers), body))
-        answer = b"this is not an MDN" if self.path == "/broken" else b"thanks"
-        self.send_response(200)
-        self.send_header("Content-Type", "multipart/report; boundary=x")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
-def partner_server():
-    PartnerServer.got = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), PartnerServer)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
+def gw(home, daemons, endpoint):
+    got = []
 
+    def answer(path, headers, body):
+        # The partners' AS2 servers: /slow takes messages and answers its MDN later (async),
+        # /broken answers with a sync MDN that is not one.
+        got.append((path, headers, body))
+        return 200, {"Content-Type": "multipart/report; boundary=x"}, \
+            b"this is not an MDN" if path == "/broken" else b"thanks"
 
-@pytest.fixture
-def gw(home, daemons, partner_server):
+    url = endpoint(answer)
     gateway = daemons({"GATEWAY_JOBS_BACKOFF_BASE_S": "0.2", "GATEWAY_JOBS_BACKOFF_MAX_S": "0.5",
                        "GATEWAY_JOBS_MAX_ATTEMPTS": "1000"})
     gateway.command("certs", "init")
@@ -65,7 +46,8 @@ def gw(home, daemons, partner_server):
     write_partner(home, "partner", PARTNER_YAML.format(port=free_port(), as2=PARTNER_AS2))
     for id, mode in (("slow", "async"), ("broken", "sync")):
         write_partner(home, id, PARTNERS.format(id=id, as2_id=id.upper(), mode=mode,
-                                                port=partner_server.server_port))
+                                                url=url))
+    gateway.partner_got = got
     return gateway.start()
 
 
@@ -121,7 +103,7 @@ def test_async_mdn_we_await_is_pending_until_it_arrives_then_timed(gw):
     assert series(gw, "gateway_mdn_latency_seconds_count", partner="slow") == 0
 
     # The partner unwraps what it got and answers with a signed async MDN to our receipt URL.
-    (path, headers, body), = [g for g in PartnerServer.got if g[0] == "/slow"]
+    (path, headers, body), = [g for g in gw.partner_got if g[0] == "/slow"]
     peer = gw.peer
     unwrapped = as2message.unwrap(headers, body, peer.key, peer.cert, [peer.gateway_cert],
                                   SecurityPolicy())

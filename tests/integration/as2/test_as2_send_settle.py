@@ -5,9 +5,7 @@ with no MDN awaited and no timeout, also when the POST then fails and is retried
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 import urllib.request
 
 import pytest
@@ -23,7 +21,7 @@ id: {id}
 name: {id}
 as2:
   as2_id: {as2_id}
-  url: http://127.0.0.1:{port}/{id}
+  url: {url}/{id}
   certificates: {{signing: partners/partner.pem, encryption: partners/partner.pem}}
   security: {{sign_alg: {sign_alg}}}
   mdn: {{mode: {mode}, signed: true, sign_alg: sha256, timeout_s: 1}}
@@ -45,7 +43,7 @@ def mic_as(headers, body, alg) -> str:
     return PartnerServer.peer_unwrap(asked, body).mic
 
 
-class PartnerServer(http.server.BaseHTTPRequestHandler):
+class PartnerServer:
     """The partners' AS2 servers, one per path: /<id> in MIC_BY answers a sync MDN with that MIC;
     /early posts its async MDN to our receipt URL and then answers 200; /early-then-503 does the
     same but answers 503, as if the POST had failed."""
@@ -60,53 +58,39 @@ class PartnerServer(http.server.BaseHTTPRequestHandler):
         return as2message.unwrap(headers, body, peer.key, peer.cert, [peer.gateway_cert],
                                  SecurityPolicy())
 
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        headers, partner = dict(self.headers), self.path.strip("/")
+    @staticmethod
+    def answer(path, headers, body):
+        partner = path.strip("/")
         PartnerServer.got.append(partner)
         peer = PartnerServer.peer
         if partner in MIC_BY:
             receipt = mdn.build(headers, MIC_BY[partner](headers, body), our_key=peer.key,
                                 our_cert=peer.cert)
-            return self.answer(200, receipt.headers, receipt.body)
-        receipt = mdn.build(headers, self.peer_unwrap(headers, body).mic, our_key=peer.key,
-                            our_cert=peer.cert)
+            return 200, receipt.headers, receipt.body
+        receipt = mdn.build(headers, PartnerServer.peer_unwrap(headers, body).mic,
+                            our_key=peer.key, our_cert=peer.cert)
         request = urllib.request.Request(headers["Receipt-Delivery-Option"], data=receipt.body,
                                          headers=receipt.headers, method="POST")
         with urllib.request.urlopen(request, timeout=30) as r:   # before our answer
             PartnerServer.mdn_answers.append((r.status, r.read().decode().strip()))
         code = 503 if partner == "early-then-503" else 200
-        return self.answer(code, {"Content-Type": "text/plain"}, b"received\r\n")
-
-    def answer(self, code, headers, body):
-        self.send_response(code)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        return code, {"Content-Type": "text/plain"}, b"received\r\n"
 
 
 @pytest.fixture
-def gw(home, daemons):
+def gw(home, daemons, endpoint):
     gateway = daemons({"GATEWAY_JOBS_BACKOFF_BASE_S": "0.2", "GATEWAY_JOBS_BACKOFF_MAX_S": "0.5"})
     gateway.command("certs", "init")
     PartnerServer.peer, PartnerServer.got, PartnerServer.mdn_answers = Peer(home), [], []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), PartnerServer)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = endpoint(PartnerServer.answer)
     for id, mode, sign_alg in (("other-alg", "sync", "sha384"), ("wrong-mic", "sync", "sha256"),
                                ("md5-mic", "sync", "sha256"), ("early", "async", "sha256"),
                                ("early-then-503", "async", "sha256")):
         write_partner(home, id, PARTNER.format(id=id, as2_id=id.upper().replace("-", "_"),
-                                               port=server.server_port, mode=mode,
+                                               url=url, mode=mode,
                                                sign_alg=sign_alg))
     gateway.env["GATEWAY_AS2_RECEIPT_URL"] = f"http://127.0.0.1:{gateway.as2_port}/mdn"
-    yield gateway.start()
-    server.shutdown()
-    server.server_close()
+    return gateway.start()
 
 
 def send(gw, partner: str) -> None:
