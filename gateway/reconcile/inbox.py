@@ -10,42 +10,17 @@ worker has already claimed is not taken, and finds its document booked or books 
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 
-from sqlalchemy import select, update
-
 from gateway.reconcile import checks, documents, ledger
-from gateway.store.schema import jobs
+from gateway.store import jobs
 
 log = logging.getLogger(__name__)
 KIND = "reconcile"
 # Subjects one batch may touch: a remittance touches one per invoice it pays, and every subject
 # brings its documents into memory. Named documents are booked whatever their weight.
 MAX_SUBJECTS = 5000
-
-
-def thd_take(conn, *, limit: int, now: float) -> list[tuple[int, str | None]]:
-    """Pending ``reconcile`` jobs, oldest first, locked until the commit: (job id, document
-    id or None when the payload names none)."""
-    rows = conn.execute(select(jobs.c.id, jobs.c.payload)
-                        .where(jobs.c.status == "pending", jobs.c.run_after <= now,
-                               jobs.c.kind == KIND)
-                        .order_by(jobs.c.run_after, jobs.c.id).limit(limit)
-                        .with_for_update(skip_locked=True))
-    taken = []
-    for r in rows:
-        document = json.loads(r.payload).get("document")
-        taken.append((r.id, document if isinstance(document, str) and document else None))
-    return taken
-
-
-def thd_finish(conn, job_ids: list[int], *, now: float) -> None:
-    """The jobs of documents booked here are done."""
-    for chunk in ledger.chunks(job_ids):
-        conn.execute(update(jobs).where(jobs.c.id.in_(chunk), jobs.c.status == "pending")
-                     .values(status="done", updated_at=now))
 
 
 def thd_book(conn, document_ids: list[str], *, take: int, now: float,
@@ -58,7 +33,11 @@ def thd_book(conn, document_ids: list[str], *, take: int, now: float,
     {document id: why it cannot be booked: missing, or its partner's settings are wrong} and
     "jobs" [waiting jobs finished here]. A waiting job whose document is refused, or left out
     for the batch's size, stays pending for its own run."""
-    waiting = thd_take(conn, limit=take, now=now) if take > 0 else []
+    waiting = []
+    if take > 0:
+        for job_id, payload in jobs.thd_take_pending(conn, KIND, limit=take, now=now):
+            document = payload.get("document")
+            waiting.append((job_id, document if isinstance(document, str) and document else None))
     order = list(dict.fromkeys([*document_ids, *(d for _, d in waiting if d)]))
     rows = ledger.thd_load_documents(conn, order)
     named = set(document_ids)
@@ -99,5 +78,5 @@ def thd_book(conn, document_ids: list[str], *, take: int, now: float,
     outcome = ledger.thd_apply(conn, docs, now=now, settings=checked,
                                texts={d.id: rows[d.id]["body"] for d in docs})
     finished = [job for job, doc_id in waiting if doc_id in handled]
-    thd_finish(conn, finished, now=now)
+    jobs.thd_settle_taken(conn, finished, now=now)
     return dict(outcome, invalid=invalid, refused=refused, jobs=finished)

@@ -65,6 +65,26 @@ def thd_settle_pending(conn, kind: str, dedupe_key: str, *, now: float) -> bool:
                                              updated_at=now)).rowcount == 1
 
 
+def thd_take_pending(conn, kind: str, *, limit: int, now: float) -> list[tuple[int, dict]]:
+    """Due pending jobs of ``kind``, oldest first, locked until the commit (skipping those another
+    transaction holds on PostgreSQL), for a caller that does their work inline: (id, payload).
+    They stay pending unless the same transaction settles them with thd_settle_taken."""
+    rows = conn.execute(select(jobs.c.id, jobs.c.payload)
+                        .where(jobs.c.status == "pending", jobs.c.run_after <= now,
+                               jobs.c.kind == kind)
+                        .order_by(jobs.c.run_after, jobs.c.id).limit(limit)
+                        .with_for_update(skip_locked=True))
+    return [(r.id, json.loads(r.payload)) for r in rows]
+
+
+def thd_settle_taken(conn, job_ids: list[int], *, now: float, chunk: int = 500) -> None:
+    """Mark jobs taken with thd_take_pending done: their work was done in this transaction."""
+    for start in range(0, len(job_ids), chunk):
+        conn.execute(update(jobs).where(jobs.c.id.in_(job_ids[start:start + chunk]),
+                                        jobs.c.status == "pending")
+                     .values(status="done", updated_at=now))
+
+
 def thd_enqueue_many(conn, kind: str, payloads: list[dict], *, now: float) -> int:
     rows = [dict(kind=kind, payload=json.dumps(p, sort_keys=True), status="pending", attempts=0,
                  run_after=now, created_at=now, updated_at=now) for p in payloads]
