@@ -33,11 +33,11 @@ def _load(loader, path: Path | None, what: str):
     from ruamel.yaml import YAMLError
 
     from gateway.customs import ProductError
-    from gateway.route.handlers.customs import _fresh
+    from gateway.customs_files import fresh
     from gateway.worker import PermanentError
 
     try:
-        return _fresh(loader, path, what)
+        return fresh(loader, path, what)
     except PermanentError as e:   # not set, or no such file
         raise Unreadable(str(e)) from None
     except OSError as e:
@@ -55,7 +55,7 @@ def _load(loader, path: Path | None, what: str):
 def _seller(settings) -> tuple[dict, object]:
     """The seller file's content and identities."""
     from gateway import customs
-    from gateway.route.handlers.customs import _seller as loader
+    from gateway.customs_files import seller as loader
 
     seller = _load(loader, settings.seller, "seller")
     if not isinstance(seller, dict):
@@ -71,7 +71,7 @@ def _seller(settings) -> tuple[dict, object]:
 def _data(settings):
     from ruamel.yaml import YAMLError
 
-    from gateway.route.handlers.customs import _data as loader
+    from gateway.customs_files import data as loader
 
     try:
         return loader(settings.data_dir)
@@ -142,7 +142,7 @@ def finding_line(finding, consignment) -> str:
 def cmd_check(args) -> int:
     from gateway import customs
     from gateway.cli import _config
-    from gateway.route.handlers.customs import _products
+    from gateway.customs_files import products as product_master
 
     config = _config(args)
     settings = config.customs
@@ -156,7 +156,7 @@ def cmd_check(args) -> int:
             raise Unreadable(f"--regime {regime[:20]!r}: known regimes are "
                              f"{', '.join(customs.REGIMES)}")
         doc = _read_json(path)
-        products = _load(_products, settings.products, "products")
+        products = _load(product_master, settings.products, "products")
         seller, identities = _seller(settings)
         data = _data(settings)
         try:
@@ -300,10 +300,10 @@ def cmd_amend(args) -> int:
     from gateway.archive import Archive
     from gateway.cli import _config, _store
     from gateway.customs.lifecycle import OutOfTurn
+    from gateway.customs_files import products as product_master
     from gateway.partners import load_partners
     from gateway.route.handlers.customs import (
         Attempt,
-        _products,
         build,
         keep,
         next_version,
@@ -326,7 +326,7 @@ def cmd_amend(args) -> int:
             if broker is None:
                 raise Unreadable(f"customs.broker {settings.broker!r} is not a partner")
         doc = _read_json(path)
-        products = _load(_products, settings.products, "products")
+        products = _load(product_master, settings.products, "products")
         seller, identities = _seller(settings)
         data = _data(settings)
         source = _consignment_input(path, doc, partner_customs, seller, products)

@@ -15,15 +15,13 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
 from sqlalchemy import func, or_, select, update
 from twisted.internet.threads import deferToThread
 
 from gateway import customs, metrics
+from gateway import customs_files as files
 from gateway.archive import atomic_copy
 from gateway.customs.lifecycle import OutOfTurn, check_amend, consignment_state, settle
 from gateway.documents import party
@@ -40,39 +38,6 @@ ID_FIELDS = ("vendor_part", "ean", "upc", "gtin", "case_code", "buyer_part", "is
 DOCUMENT_TYPES = ("purchase_order", "ship_notice")   # what a consignment is read from
 # What names a consignment in a receipt: CEB orderNo/copNo/logisticsNo, a broker's consignment.
 RECEIPT_REFERENCES = ("orderNo", "copNo", "logisticsNo", "consignment")
-
-
-@lru_cache(maxsize=8)
-def _products(path: Path, mtime_ns: int) -> dict:
-    return customs.load_products(path)
-
-
-@lru_cache(maxsize=8)
-def _seller(path: Path, mtime_ns: int) -> dict:
-    return YAML(typ="safe").load(path.read_text(encoding="utf-8")) or {}
-
-
-@lru_cache(maxsize=4)
-def _data(path: Path | None) -> customs.CustomsData:
-    return customs.load_data(path) if path else customs.default_data()
-
-
-def _fresh(loader, path: Path | None, what: str):
-    """The file's content, re-read whenever it changes on disk (the seller edits it live)."""
-    if path is None:
-        raise PermanentError(f"customs.{what} is not set in gateway.toml")
-    try:
-        return loader(path, path.stat().st_mtime_ns)
-    except FileNotFoundError:
-        raise PermanentError(f"customs.{what} file {path} does not exist") from None
-    except UnicodeDecodeError as e:
-        raise PermanentError(f"customs.{what} file {path} is not UTF-8 (byte {e.start})") \
-            from None
-    except YAMLError as e:
-        # Never the parser's own text: it quotes the line, and the seller file holds addresses.
-        mark = getattr(e, "problem_mark", None)
-        raise PermanentError(f"customs.{what} file {path} is not valid YAML"
-                             f"{f' (line {mark.line + 1})' if mark else ''}") from None
 
 
 def _party(party: dict) -> dict:
@@ -331,9 +296,9 @@ async def file_document(rt: Runtime, job: Job) -> None:
         return
     attempt = Attempt(partner.id, regime, reference, version, document_id=document["id"])
     try:
-        products = _fresh(_products, settings.products, "products")
-        seller = _fresh(_seller, settings.seller, "seller")
-        data = _data(settings.data_dir)
+        products = files.fresh(files.products, settings.products, "products")
+        seller = files.fresh(files.seller, settings.seller, "seller")
+        data = files.data(settings.data_dir)
         identities = customs.load_identities(seller.get("identities", {}))
         source = consignment_input(body, document["doc_type"], partner.customs, seller, products)
     except (customs.InputError, customs.ProductError) as e:
@@ -465,7 +430,7 @@ async def settle_receipt(rt: Runtime, job: Job) -> None:
         raise PermanentError(error)
 
     try:
-        receipt = customs.parse_receipt(content, _data(rt.config.customs.data_dir))
+        receipt = customs.parse_receipt(content, files.data(rt.config.customs.data_dir))
     except customs.ReceiptError as e:
         metrics.CUSTOMS_RECEIPTS.labels(sender, "malformed").inc()
         await refuse(f"not a customs receipt: {e}")
