@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from gateway.reconcile.documents import Doc, amount, day, find_line, item_label, timestamp
+from gateway.reconcile.documents import Doc, OrderLines, amount, day, item_label, timestamp
 
 DAY = 86400
 # Acknowledgment types (BAK02) that reject the whole order: it counts as cancelled.
@@ -196,6 +196,7 @@ def _po(po: str, docs: list[Doc], now: float, settings: dict) -> Evaluation:
 
     order = placed[-1]
     lines = order.body["lines"]
+    index = OrderLines(lines)
     currency = order.body["currency"]
     if cancelled:
         for notice in notices:
@@ -209,7 +210,7 @@ def _po(po: str, docs: list[Doc], now: float, settings: dict) -> Evaluation:
     for notice in notices:
         unknown: dict[str, Decimal] = defaultdict(Decimal)
         for line in _shipped_lines(notice, po):
-            match = find_line(lines, line)
+            match = index.find(line)
             if match is None:
                 unknown[item_label(line)] += amount(line["quantity_shipped"])
             else:
@@ -244,13 +245,13 @@ def _po(po: str, docs: list[Doc], now: float, settings: dict) -> Evaluation:
         else:
             result.next_check_at = deadline
 
-    _three_way(po, order, invoices, shipped_qty, settings, add)
+    _three_way(po, order, index, invoices, shipped_qty, settings, add)
     return result
 
 
-def _three_way(po, order, invoices, shipped_qty, settings, add) -> None:
+def _three_way(po, order, ordered: OrderLines, invoices, shipped_qty, settings, add) -> None:
     """Invoice lines against the order's prices and the shipped quantities."""
-    lines = order.body["lines"]
+    lines = ordered.lines
     tolerance = amount(settings["price_tolerance"])
     invoiced: dict[str, Decimal] = defaultdict(Decimal)
     invoiced_by: dict[str, list[Doc]] = defaultdict(list)
@@ -258,7 +259,7 @@ def _three_way(po, order, invoices, shipped_qty, settings, add) -> None:
         currency = invoice.body["currency"]
         # Keys use the invoice line's position: one invoice may bill an item on several lines.
         for index, line in enumerate(invoice.body["lines"]):
-            match = find_line(lines, line)
+            match = ordered.find(line)
             qty, price = amount(line["quantity"]), amount(line["unit_price"])
             if match is None:
                 add(Finding(f"invoice_unknown_item:{invoice.number}:{index}",

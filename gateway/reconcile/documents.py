@@ -7,9 +7,12 @@ and the JSON path of the field, so an operator can find it in the partner's X12.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from dataclasses import dataclass
 from decimal import Decimal
+
+import orjson
 
 from gateway.documents import reference
 from gateway.translate.schemas import is_valid, validator
@@ -50,6 +53,7 @@ class Doc:
     body: dict
 
 
+@functools.lru_cache(maxsize=4096)   # documents of a day share their dates
 def timestamp(text: str, *, end_of_day: bool = False) -> float:
     """Unix time of an ISO date or date-time; a bare date is its start, or its last second."""
     if len(text) == 10:
@@ -73,12 +77,28 @@ def item_keys(line: dict) -> set[str]:
     return {f"{name}:{ids[name]}" for name in ITEM_IDS if ids.get(name)}
 
 
+class OrderLines:
+    """An order's lines indexed by item identifier, to match the lines of other documents."""
+
+    def __init__(self, lines: list[dict]):
+        self.lines = lines
+        self.positions: dict[str, list[int]] = {}
+        for position, line in enumerate(lines):
+            for key in item_keys(line):
+                self.positions.setdefault(key, []).append(position)
+
+    def find(self, line: dict) -> dict | None:
+        """The order line an item refers to: one sharing an identifier, the same line number
+        first, else the first in the order."""
+        found = sorted({p for key in item_keys(line) for p in self.positions.get(key, ())})
+        number = line.get("line_number")
+        same = [p for p in found if self.lines[p]["line_number"] == number]
+        return self.lines[(same or found)[0]] if found else None
+
+
 def find_line(order_lines: list[dict], line: dict) -> dict | None:
-    """The order line an item refers to: one sharing an identifier, the same line number first."""
-    keys = item_keys(line)
-    candidates = [o for o in order_lines if keys & item_keys(o)]
-    same = [o for o in candidates if o["line_number"] == line.get("line_number")]
-    return (same or candidates or [None])[0]
+    """The order line an item refers to (see :meth:`OrderLines.find`)."""
+    return OrderLines(order_lines).find(line)
 
 
 def item_label(line: dict) -> str:
@@ -131,14 +151,10 @@ def check(name: str, body, document: str) -> None:
         raise InvalidDocument(document, field, message)
 
 
-def _no_constants(name):
-    raise ValueError(f"{name} is not a number")
-
-
 def parse_json(text: str, document: str) -> dict:
     try:
-        body = json.loads(text, parse_constant=_no_constants)
-    except (ValueError, RecursionError) as e:
+        body = orjson.loads(text)   # refuses NaN and Infinity, which JSON does not have
+    except orjson.JSONDecodeError as e:
         raise InvalidDocument(document, "(document)", f"not valid JSON: {e}") from None
     if not isinstance(body, dict):
         raise InvalidDocument(document, "(document)", "must be a JSON object")

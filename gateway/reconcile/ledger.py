@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
+import orjson
 from sqlalchemy import and_, bindparam, func, or_, select, update
 
 from gateway.reconcile import checks
@@ -28,11 +29,37 @@ from gateway.store.schema import (
     reconcile_links,
     reconcile_subjects,
 )
-from gateway.store.sql import insert_ignore
+from gateway.store.sql import execute_many, insert_ignore, insert_ignore_for, prepared
 
 AUTO = "auto"
 UNSETTLED = ("open", "acknowledged")
 CHUNK = 500   # values per IN list and rows per multi-row INSERT: well under both bind limits
+
+
+# The statements of booking, built once (see gateway.store.sql.execute_many).
+_LINK = reconcile_links.insert()
+_FINDING = reconcile_discrepancies.insert()
+_FINDING_UPDATE = update(reconcile_discrepancies).where(
+    reconcile_discrepancies.c.id == bindparam("row_id"))
+_STATE_UPDATE = update(reconcile_subjects).where(
+    reconcile_subjects.c.partner_id == bindparam("key_partner"),
+    reconcile_subjects.c.subject == bindparam("key_subject"))
+_subject = prepared(lambda dialect: insert_ignore_for(dialect, reconcile_subjects,
+                                                      ["partner_id", "subject"]))
+_LOCK = (select(reconcile_subjects.c.subject)
+         .where(reconcile_subjects.c.partner_id == bindparam("partner"),
+                reconcile_subjects.c.subject.in_(bindparam("names", expanding=True)))
+         .order_by(reconcile_subjects.c.subject).with_for_update())
+_LINKED = select(reconcile_links.c.value, reconcile_links.c.document_id).where(
+    reconcile_links.c.partner_id == bindparam("partner"),
+    reconcile_links.c.kind == bindparam("kind"),
+    reconcile_links.c.value.in_(bindparam("values", expanding=True)))
+_FOUND = (select(reconcile_discrepancies)
+          .where(reconcile_discrepancies.c.partner_id == bindparam("partner"),
+                 reconcile_discrepancies.c.subject.in_(bindparam("names", expanding=True)))
+          .with_for_update())
+_BOOKED = select(reconcile_documents).where(
+    reconcile_documents.c.document_id.in_(bindparam("ids", expanding=True)))
 
 
 class LedgerError(ValueError):
@@ -108,15 +135,14 @@ def _book(conn, docs: list[Doc], texts: Mapping[str, str], now: float) -> list[D
     new = [d for d in unique.values() if d.id in booked]
     rows = [dict(document_id=d.id, kind=kind, value=value, partner_id=d.partner_id)
             for d in new for kind, value in sorted(links(d))]
-    if rows:
-        conn.execute(reconcile_links.insert(), rows)
+    execute_many(conn, _LINK, rows)
     return new
 
 
 def _doc(row) -> Doc:
     return Doc(id=row.document_id, partner_id=row.partner_id, doc_type=row.doc_type,
                number=row.number, issued_at=row.issued_at, received_at=row.received_at,
-               body=json.loads(row.body))
+               body=orjson.loads(row.body))
 
 
 def _text(value: Decimal | None) -> str | None:
@@ -125,8 +151,8 @@ def _text(value: Decimal | None) -> str | None:
 
 def _values(f: checks.Finding) -> dict:
     return dict(type=f.type, severity=f.severity, message=f.message,
-                documents=json.dumps(list(f.documents)),
-                details=json.dumps(f.details, sort_keys=True, default=str),
+                documents=orjson.dumps(f.documents).decode(),
+                details=orjson.dumps(f.details, default=str, option=orjson.OPT_SORT_KEYS).decode(),
                 po_number=f.po_number, invoice_number=f.invoice_number,
                 shipment_id=f.shipment_id, amount=_text(f.amount), currency=f.currency)
 
@@ -161,17 +187,15 @@ class _Books:
         books = cls(now)
         books.docs.update((d.id, d) for d in pending)
         books.hidden.update(d.id for d in pending)
-        s, lk, t = reconcile_subjects, reconcile_links, reconcile_discrepancies
         grouped = _by_partner(keys)
-        if keys:
-            conn.execute(insert_ignore(conn, s, ["partner_id", "subject"]), [
-                dict(partner_id=p, subject=n, evaluated_at=now) for p, n in keys])
-        # Locked in (partner, subject) order: statements follow the sorted keys.
-        for partner_id, names in grouped.items():
-            for chunk in chunks(names):
-                conn.execute(select(s.c.subject).where(s.c.partner_id == partner_id,
-                                                       s.c.subject.in_(chunk))
-                             .order_by(s.c.subject).with_for_update()).all()
+        execute_many(conn, _subject(conn), [dict(partner_id=p, subject=n, evaluated_at=now)
+                                            for p, n in keys])
+        # Locked in (partner, subject) order: statements follow the sorted keys. (SQLite has
+        # no row locks: the transaction holds the database's write lock from its start.)
+        if conn.dialect.name == "postgresql":
+            for partner_id, names in grouped.items():
+                for chunk in chunks(names):
+                    conn.execute(_LOCK, dict(partner=partner_id, names=chunk)).all()
         # A subject "po:PO1" is named like the link its documents carry: kind po, value PO1.
         wanted: set[str] = set()
         for partner_id, names in grouped.items():
@@ -179,19 +203,16 @@ class _Books:
                                   (n.partition(":") for n in names))
             for kind, values in by_kind.items():
                 for chunk in chunks(values):
-                    for r in conn.execute(select(lk.c.value, lk.c.document_id).where(
-                            lk.c.partner_id == partner_id, lk.c.kind == kind,
-                            lk.c.value.in_(chunk))):
-                        books.linked[(partner_id, f"{kind}:{r.value}")].append(r.document_id)
-                        wanted.add(r.document_id)
+                    for value, document_id in conn.execute(_LINKED, dict(
+                            partner=partner_id, kind=kind, values=chunk)):
+                        books.linked[(partner_id, f"{kind}:{value}")].append(document_id)
+                        wanted.add(document_id)
             for chunk in chunks(names):
-                for r in conn.execute(select(t).where(t.c.partner_id == partner_id,
-                                                      t.c.subject.in_(chunk))
-                                      .with_for_update()):
-                    books.found[(partner_id, r.subject)][r.key] = dict(r._mapping)
+                for r in conn.execute(_FOUND, dict(partner=partner_id, names=chunk)).mappings():
+                    books.found[(partner_id, r["subject"])][r["key"]] = dict(r)
         for chunk in chunks(sorted(wanted - books.docs.keys())):
-            books.docs.update((r.document_id, _doc(r)) for r in conn.execute(
-                select(reconcile_documents).where(reconcile_documents.c.document_id.in_(chunk))))
+            books.docs.update((r.document_id, _doc(r))
+                              for r in conn.execute(_BOOKED, dict(ids=chunk)))
         for ids in books.linked.values():
             ids.sort(key=lambda i: (books.docs[i].issued_at, i))
         return books
@@ -243,22 +264,17 @@ class _Books:
 
     def save(self, conn) -> None:
         """Write the new and changed discrepancies and the subjects' state, in bulk."""
-        t, s = reconcile_discrepancies, reconcile_subjects
         rows = list(self.changed.values())
         inserts = [{k: v for k, v in r.items() if k != "id"} for r in rows if r["id"] is None]
         updates = [dict({k: v for k, v in r.items() if k not in ("id", "partner_id", "subject",
                                                                   "key", "created_at")},
                         row_id=r["id"]) for r in rows if r["id"] is not None]
-        if inserts:
-            conn.execute(t.insert(), inserts)
-        if updates:
-            conn.execute(update(t).where(t.c.id == bindparam("row_id")), updates)
+        execute_many(conn, _FINDING, inserts)
+        execute_many(conn, _FINDING_UPDATE, updates)
         states = [dict(key_partner=p, key_subject=n, next_check_at=e.next_check_at,
                        evaluated_at=self.now, open_amount=_text(e.open_amount),
                        currency=e.currency) for (p, n), e in sorted(self.outcome.items())]
-        if states:
-            conn.execute(update(s).where(s.c.partner_id == bindparam("key_partner"),
-                                         s.c.subject == bindparam("key_subject")), states)
+        execute_many(conn, _STATE_UPDATE, states)
 
 
 def thd_linked(conn, partner_id: str, kind: str, values: list[str]) -> list[Doc]:

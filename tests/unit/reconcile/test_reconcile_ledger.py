@@ -307,7 +307,7 @@ def test_operator_acknowledges_and_resolves_with_a_comment(books, db):
      '"lots" is not valid: expected a decimal amount that may be negative'),
     ("inventory", {"items": []}, "doc_type", "'inventory' is not one the ledger keeps"),
     ("purchase_order", "{not json", "(document)", "not valid JSON"),
-    ("purchase_order", '{"po_number": NaN}', "(document)", "NaN is not a number"),
+    ("purchase_order", '{"po_number": NaN}', "(document)", "not valid JSON: unexpected character"),
     ("purchase_order", "[1, 2]", "(document)", "must be a JSON object"),
 ])
 def test_hostile_documents_become_discrepancies_naming_the_field(books, doc_type, body, field,
