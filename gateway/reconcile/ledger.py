@@ -58,6 +58,8 @@ _FOUND = (select(reconcile_discrepancies)
           .where(reconcile_discrepancies.c.partner_id == bindparam("partner"),
                  reconcile_discrepancies.c.subject.in_(bindparam("names", expanding=True)))
           .with_for_update())
+_STORED = select(documents.c.id, documents.c.partner_id, documents.c.doc_type, documents.c.body,
+                 documents.c.created_at).where(documents.c.id.in_(bindparam("ids", expanding=True)))
 _BOOKED = select(reconcile_documents).where(
     reconcile_documents.c.document_id.in_(bindparam("ids", expanding=True)))
 
@@ -76,11 +78,8 @@ def thd_load_documents(conn, document_ids: list[str]) -> dict[str, dict]:
     """Rows of the gateway's ``documents`` table by id, as the handler receives them."""
     found = {}
     for chunk in chunks(sorted(set(document_ids))):
-        for row in conn.execute(select(documents.c.id, documents.c.partner_id,
-                                       documents.c.doc_type, documents.c.body,
-                                       documents.c.created_at)
-                                .where(documents.c.id.in_(chunk))):
-            found[row.id] = dict(row._mapping)
+        found.update((row["id"], dict(row)) for row in
+                     conn.execute(_STORED, dict(ids=chunk)).mappings().all())
     return found
 
 
@@ -204,15 +203,15 @@ class _Books:
             for kind, values in by_kind.items():
                 for chunk in chunks(values):
                     for value, document_id in conn.execute(_LINKED, dict(
-                            partner=partner_id, kind=kind, values=chunk)):
+                            partner=partner_id, kind=kind, values=chunk)).all():
                         books.linked[(partner_id, f"{kind}:{value}")].append(document_id)
                         wanted.add(document_id)
             for chunk in chunks(names):
-                for r in conn.execute(_FOUND, dict(partner=partner_id, names=chunk)).mappings():
+                for r in conn.execute(_FOUND, dict(partner=partner_id, names=chunk)).mappings().all():
                     books.found[(partner_id, r["subject"])][r["key"]] = dict(r)
         for chunk in chunks(sorted(wanted - books.docs.keys())):
             books.docs.update((r.document_id, _doc(r))
-                              for r in conn.execute(_BOOKED, dict(ids=chunk)))
+                              for r in conn.execute(_BOOKED, dict(ids=chunk)).all())
         for ids in books.linked.values():
             ids.sort(key=lambda i: (books.docs[i].issued_at, i))
         return books
