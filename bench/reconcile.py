@@ -49,7 +49,7 @@ import psycopg
 from sqlalchemy import func, select
 from twisted.internet import defer, reactor, task, threads
 
-from gateway import metrics
+from gateway import collector, metrics
 from gateway.config import JobSettings
 from gateway.reconcile import handler, ledger
 from gateway.store.database import Database, upgrade
@@ -333,6 +333,7 @@ def run_backend(backend: str, n: int) -> dict:
                 out["error"] = failure
                 reactor.stop()
 
+            collector.tune()   # as ``gateway serve`` does once started
             reactor.callWhenRunning(lambda: defer.ensureDeferred(book(db, n))
                                     .addCallbacks(booked, failed))
             reactor.run(installSignalHandlers=False)

@@ -44,7 +44,7 @@ def _store(config: Config):
 def cmd_serve(args) -> int:
     from twisted.internet import defer, reactor
 
-    from gateway import certs
+    from gateway import certs, collector
     from gateway.app import Gateway
     from gateway.partners import load_partners
     from gateway.store.database import make_engine, upgrade
@@ -68,6 +68,8 @@ def cmd_serve(args) -> int:
             log.critical("gateway failed to start: %s", e)
             failed.append(e)
             reactor.stop()
+            return
+        collector.tune()
 
     def hangup(_signum, _frame):
         reactor.callFromThread(lambda: defer.ensureDeferred(app.reload()))
