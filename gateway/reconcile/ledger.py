@@ -29,39 +29,30 @@ from gateway.store.schema import (
     reconcile_links,
     reconcile_subjects,
 )
-from gateway.store.sql import execute_many, insert_ignore, insert_ignore_for, prepared
+from gateway.store.sql import insert_ignore, insert_many, one_of, prepared, update_many
 
 AUTO = "auto"
 UNSETTLED = ("open", "acknowledged")
 CHUNK = 500   # values per IN list and rows per multi-row INSERT: well under both bind limits
 
 
-# The statements of booking, built once (see gateway.store.sql.execute_many).
-_LINK = reconcile_links.insert()
-_FINDING = reconcile_discrepancies.insert()
-_FINDING_UPDATE = update(reconcile_discrepancies).where(
-    reconcile_discrepancies.c.id == bindparam("row_id"))
-_STATE_UPDATE = update(reconcile_subjects).where(
-    reconcile_subjects.c.partner_id == bindparam("key_partner"),
-    reconcile_subjects.c.subject == bindparam("key_subject"))
-_subject = prepared(lambda dialect: insert_ignore_for(dialect, reconcile_subjects,
-                                                      ["partner_id", "subject"]))
-_LOCK = (select(reconcile_subjects.c.subject)
-         .where(reconcile_subjects.c.partner_id == bindparam("partner"),
-                reconcile_subjects.c.subject.in_(bindparam("names", expanding=True)))
-         .order_by(reconcile_subjects.c.subject).with_for_update())
-_LINKED = select(reconcile_links.c.value, reconcile_links.c.document_id).where(
-    reconcile_links.c.partner_id == bindparam("partner"),
-    reconcile_links.c.kind == bindparam("kind"),
-    reconcile_links.c.value.in_(bindparam("values", expanding=True)))
-_FOUND = (select(reconcile_discrepancies)
-          .where(reconcile_discrepancies.c.partner_id == bindparam("partner"),
-                 reconcile_discrepancies.c.subject.in_(bindparam("names", expanding=True)))
-          .with_for_update())
-_STORED = select(documents.c.id, documents.c.partner_id, documents.c.doc_type, documents.c.body,
-                 documents.c.created_at).where(documents.c.id.in_(bindparam("ids", expanding=True)))
-_BOOKED = select(reconcile_documents).where(
-    reconcile_documents.c.document_id.in_(bindparam("ids", expanding=True)))
+# The queries of booking, built once per dialect.
+_LOCK = prepared(lambda dialect: select(reconcile_subjects.c.subject).where(
+    reconcile_subjects.c.partner_id == bindparam("partner"),
+    one_of(reconcile_subjects.c.subject, "names", dialect))
+    .order_by(reconcile_subjects.c.subject).with_for_update())
+_LINKED = prepared(lambda dialect: select(reconcile_links.c.value, reconcile_links.c.document_id)
+                   .where(reconcile_links.c.partner_id == bindparam("partner"),
+                          reconcile_links.c.kind == bindparam("kind"),
+                          one_of(reconcile_links.c.value, "values", dialect)))
+_FOUND = prepared(lambda dialect: select(reconcile_discrepancies).where(
+    reconcile_discrepancies.c.partner_id == bindparam("partner"),
+    one_of(reconcile_discrepancies.c.subject, "names", dialect)).with_for_update())
+_STORED = prepared(lambda dialect: select(
+    documents.c.id, documents.c.partner_id, documents.c.doc_type, documents.c.body,
+    documents.c.created_at).where(one_of(documents.c.id, "ids", dialect)))
+_BOOKED = prepared(lambda dialect: select(reconcile_documents).where(
+    one_of(reconcile_documents.c.document_id, "ids", dialect)))
 
 
 class LedgerError(ValueError):
@@ -79,7 +70,7 @@ def thd_load_documents(conn, document_ids: list[str]) -> dict[str, dict]:
     found = {}
     for chunk in chunks(sorted(set(document_ids))):
         found.update((row["id"], dict(row)) for row in
-                     conn.execute(_STORED, dict(ids=chunk)).mappings().all())
+                     conn.execute(_STORED(conn), dict(ids=chunk)).mappings().all())
     return found
 
 
@@ -121,20 +112,17 @@ def _book(conn, docs: list[Doc], texts: Mapping[str, str], now: float) -> list[D
     unique: dict[str, Doc] = {}
     for doc in docs:
         unique.setdefault(doc.id, doc)
-    t = reconcile_documents
-    booked: set[str] = set()
     # In id order, so that two transactions booking the same documents meet in the same order.
     rows = [dict(document_id=d.id, partner_id=d.partner_id, doc_type=d.doc_type,
                  number=d.number, issued_at=d.issued_at, received_at=d.received_at,
                  body=texts[d.id], booked_at=now)
             for d in map(unique.get, sorted(unique))]
-    if rows:
-        booked.update(conn.execute(insert_ignore(conn, t, ["document_id"])
-                                   .returning(t.c.document_id), rows).scalars())
+    booked = set(insert_many(conn, reconcile_documents, rows,
+                             ignore_conflicts_on=("document_id",), returning="document_id"))
     new = [d for d in unique.values() if d.id in booked]
     rows = [dict(document_id=d.id, kind=kind, value=value, partner_id=d.partner_id)
             for d in new for kind, value in sorted(links(d))]
-    execute_many(conn, _LINK, rows)
+    insert_many(conn, reconcile_links, rows)
     return new
 
 
@@ -187,14 +175,15 @@ class _Books:
         books.docs.update((d.id, d) for d in pending)
         books.hidden.update(d.id for d in pending)
         grouped = _by_partner(keys)
-        execute_many(conn, _subject(conn), [dict(partner_id=p, subject=n, evaluated_at=now)
-                                            for p, n in keys])
+        insert_many(conn, reconcile_subjects, [dict(partner_id=p, subject=n, evaluated_at=now)
+                                               for p, n in keys],
+                    ignore_conflicts_on=("partner_id", "subject"))
         # Locked in (partner, subject) order: statements follow the sorted keys. (SQLite has
         # no row locks: the transaction holds the database's write lock from its start.)
         if conn.dialect.name == "postgresql":
             for partner_id, names in grouped.items():
                 for chunk in chunks(names):
-                    conn.execute(_LOCK, dict(partner=partner_id, names=chunk)).all()
+                    conn.execute(_LOCK(conn), dict(partner=partner_id, names=chunk)).all()
         # A subject "po:PO1" is named like the link its documents carry: kind po, value PO1.
         wanted: set[str] = set()
         for partner_id, names in grouped.items():
@@ -202,16 +191,16 @@ class _Books:
                                   (n.partition(":") for n in names))
             for kind, values in by_kind.items():
                 for chunk in chunks(values):
-                    for value, document_id in conn.execute(_LINKED, dict(
+                    for value, document_id in conn.execute(_LINKED(conn), dict(
                             partner=partner_id, kind=kind, values=chunk)).all():
                         books.linked[(partner_id, f"{kind}:{value}")].append(document_id)
                         wanted.add(document_id)
             for chunk in chunks(names):
-                for r in conn.execute(_FOUND, dict(partner=partner_id, names=chunk)).mappings().all():
+                for r in conn.execute(_FOUND(conn), dict(partner=partner_id, names=chunk)).mappings().all():
                     books.found[(partner_id, r["subject"])][r["key"]] = dict(r)
         for chunk in chunks(sorted(wanted - books.docs.keys())):
             books.docs.update((r.document_id, _doc(r))
-                              for r in conn.execute(_BOOKED, dict(ids=chunk)).all())
+                              for r in conn.execute(_BOOKED(conn), dict(ids=chunk)).all())
         for ids in books.linked.values():
             ids.sort(key=lambda i: (books.docs[i].issued_at, i))
         return books
@@ -265,15 +254,15 @@ class _Books:
         """Write the new and changed discrepancies and the subjects' state, in bulk."""
         rows = list(self.changed.values())
         inserts = [{k: v for k, v in r.items() if k != "id"} for r in rows if r["id"] is None]
-        updates = [dict({k: v for k, v in r.items() if k not in ("id", "partner_id", "subject",
-                                                                  "key", "created_at")},
-                        row_id=r["id"]) for r in rows if r["id"] is not None]
-        execute_many(conn, _FINDING, inserts)
-        execute_many(conn, _FINDING_UPDATE, updates)
-        states = [dict(key_partner=p, key_subject=n, next_check_at=e.next_check_at,
+        updates = [{k: v for k, v in r.items() if k not in ("partner_id", "subject", "key",
+                                                            "created_at")}
+                   for r in rows if r["id"] is not None]
+        insert_many(conn, reconcile_discrepancies, inserts)
+        update_many(conn, reconcile_discrepancies, updates, keys=("id",))
+        states = [dict(partner_id=p, subject=n, next_check_at=e.next_check_at,
                        evaluated_at=self.now, open_amount=_text(e.open_amount),
                        currency=e.currency) for (p, n), e in sorted(self.outcome.items())]
-        execute_many(conn, _STATE_UPDATE, states)
+        update_many(conn, reconcile_subjects, states, keys=("partner_id", "subject"))
 
 
 def thd_linked(conn, partner_id: str, kind: str, values: list[str]) -> list[Doc]:
