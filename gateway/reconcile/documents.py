@@ -73,8 +73,8 @@ def amount(value) -> Decimal:
 
 
 def item_keys(line: dict) -> set[str]:
-    ids = line.get("product_ids") or {}
-    return {f"{name}:{ids[name]}" for name in ITEM_IDS if ids.get(name)}
+    return {f"{name}:{value}" for name, value in (line.get("product_ids") or {}).items()
+            if value and name in ITEM_IDS}
 
 
 class OrderLines:
