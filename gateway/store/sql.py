@@ -3,7 +3,7 @@ and statements built once for the hot paths (SQLAlchemy then skips building and 
 
 from functools import cache
 
-from sqlalchemy import ARRAY, any_, bindparam
+from sqlalchemy import ARRAY, String, Text, any_, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 
 
@@ -22,7 +22,7 @@ def one_of(column, name: str, dialect_name: str):
     ``= ANY`` of one array parameter, so the statement's text, and its plan, are the same for
     any length of list; on SQLite an IN list of as many parameters."""
     if dialect_name == "postgresql":
-        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+        return column == any_(bindparam(name, type_=ARRAY(_unbounded(column.type))))
     return column.in_(bindparam(name, expanding=True))
 
 
@@ -51,10 +51,10 @@ def insert_many(conn, table, rows: list[dict], *, ignore_conflicts_on: tuple[str
     columns = tuple(rows[0])
     cursor = conn.connection.cursor()
     if conn.dialect.name == "postgresql":
-        cursor.execute(_pg_insert(table, columns, ignore_conflicts_on, returning),
+        cursor.execute(_insert("postgresql", table, columns, ignore_conflicts_on, returning),
                        _arrays(rows, columns))
         return [r[0] for r in cursor.fetchall()] if returning else []
-    sql = _sqlite_insert(table, columns, ignore_conflicts_on, returning)
+    sql = _insert("sqlite", table, columns, ignore_conflicts_on, returning)
     if not returning:
         cursor.executemany(sql, rows)
         return []
@@ -85,10 +85,14 @@ def _names(dialect, names) -> str:
 
 
 @cache
-def _sqlite_insert(table, columns, conflict, returning) -> str:
-    d = sqlite.dialect()
-    sql = (f"INSERT INTO {table.name} ({_names(d, columns)}) "
-           f"VALUES ({', '.join(':' + c for c in columns)})")
+def _insert(dialect_name, table, columns, conflict, returning) -> str:
+    """The INSERT of ``columns``: of one row's named parameters on SQLite, of the rows of one
+    array parameter per column on PostgreSQL."""
+    pg = dialect_name == "postgresql"
+    d = postgresql.dialect() if pg else sqlite.dialect()
+    rows = (f"SELECT * FROM {_unnest(table, columns)}" if pg
+            else f"VALUES ({', '.join(':' + c for c in columns)})")
+    sql = f"INSERT INTO {table.name} ({_names(d, columns)}) {rows}"
     if conflict:
         sql += f" ON CONFLICT ({_names(d, conflict)}) DO NOTHING"
     return sql + (f" RETURNING {_names(d, [returning])}" if returning else "")
@@ -103,22 +107,17 @@ def _sqlite_update(table, columns, keys) -> str:
 
 
 def _unnest(table, columns) -> str:
-    """unnest(%(a)b::TYPE[], ...): one array parameter per column, cast to the column's type.
-    Sent in binary (``%b``): psycopg quotes every element of a text-format array through a
-    regular expression, forty times slower for a batch of JSON bodies."""
+    """unnest(%(a)b::TYPE[], ...): one array parameter per column, cast to the column's type
+    without its length: a cast to VARCHAR(n) would cut a longer text silently, where the
+    column refuses it. Sent in binary (``%b``): psycopg quotes every element of a text-format
+    array through a regular expression, forty times slower for a batch of JSON bodies."""
     d = postgresql.dialect()
-    return "unnest(" + ", ".join(f"%({c})b::{table.c[c].type.compile(dialect=d)}[]"
+    return "unnest(" + ", ".join(f"%({c})b::{_unbounded(table.c[c].type).compile(dialect=d)}[]"
                                  for c in columns) + ")"
 
 
-@cache
-def _pg_insert(table, columns, conflict, returning) -> str:
-    d = postgresql.dialect()
-    sql = (f"INSERT INTO {table.name} ({_names(d, columns)}) "
-           f"SELECT * FROM {_unnest(table, columns)}")
-    if conflict:
-        sql += f" ON CONFLICT ({_names(d, conflict)}) DO NOTHING"
-    return sql + (f" RETURNING {_names(d, [returning])}" if returning else "")
+def _unbounded(column_type):
+    return Text() if isinstance(column_type, String) else column_type
 
 
 @cache
