@@ -1,4 +1,5 @@
-"""A BER/DER reader over a seekable binary file: one header at a time, small values whole.
+"""A BER/DER reader over a seekable binary file: one header at a time, small values whole; and
+`tlv`, the DER encoding of one value, for structures we assemble from pre-encoded parts.
 
 CMS messages carry their content in one OCTET STRING that may be as large as the message; this
 reader walks the structure around it without reading it (primitive contents are skipped by
@@ -21,6 +22,15 @@ MAX_DEPTH = 32
 UNIVERSAL, CONTEXT = 0, 2
 INTEGER, OCTET_STRING, OID, SEQUENCE, SET = 2, 4, 6, 16, 17
 _CLASSES = ("universal", "application", "context", "private")
+
+
+def tlv(identifier: int, content: bytes) -> bytes:
+    """The DER encoding of one value: identifier octet, definite length, content."""
+    size = len(content)
+    if size < 0x80:
+        return bytes((identifier, size)) + content
+    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes((identifier, 0x80 | len(length))) + length + content
 
 
 class BerError(ValueError):

@@ -10,6 +10,7 @@ cryptographic operation is `cryptography`.
 import base64
 import contextlib
 import datetime as dt
+import functools
 import io
 import os
 import zlib
@@ -173,15 +174,37 @@ def _issuer_and_serial(cert: ax509.Certificate) -> cms.IssuerAndSerialNumber:
     return cms.IssuerAndSerialNumber({"issuer": cert.issuer, "serial_number": cert.serial_number})
 
 
-def _identifies(identifier: core.Choice, cert: ax509.Certificate) -> bool:
+@dataclass(frozen=True)
+class _CertId:
+    """How SignerIdentifiers and RecipientIdentifiers may name a certificate."""
+
+    issuer: bytes  # the issuer Name, DER
+    serial: int
+    key_ids: tuple[bytes, ...]  # its subject key identifier, the SHA-1 of its public key
+
+    def describe(self) -> str:
+        return f"issuer '{ax509.Name.load(self.issuer).human_friendly}', serial {self.serial}"
+
+
+@functools.lru_cache(maxsize=256)
+def _cert_id(cert: x509.Certificate) -> _CertId:
+    """Computed once per certificate: every received message is checked against them."""
+    acert = _asn1_cert(cert)
+    key_ids = tuple(k for k in (acert.key_identifier, acert.public_key.sha1) if k is not None)
+    return _CertId(acert.issuer.dump(), acert.serial_number, key_ids)
+
+
+def _identifies(identifier: core.Choice, cert: _CertId) -> bool:
     """Whether a SignerIdentifier or RecipientIdentifier names `cert` (issuer+serial or SKI)."""
     chosen = identifier.chosen
     if identifier.name == "issuer_and_serial_number":
-        return (
-            chosen["serial_number"].native == cert.serial_number and chosen["issuer"] == cert.issuer
-        )
+        if chosen["serial_number"].native != cert.serial:
+            return False
+        issuer = chosen["issuer"]
+        # The same DER is the same name; only a different encoding needs the X.520 comparison.
+        return issuer.dump() == cert.issuer or issuer == ax509.Name.load(cert.issuer)
     if identifier.name == "subject_key_identifier":
-        return chosen.native in (cert.key_identifier, cert.public_key.sha1)
+        return chosen.native in cert.key_ids
     return False
 
 
@@ -205,28 +228,21 @@ def _pss(params: algos.RSASSAPSSParams) -> tuple[padding.PSS, hashes.HashAlgorit
     ), hash_alg
 
 
-def sign(
-    data: bytes,
-    key: rsa.RSAPrivateKey,
-    cert: x509.Certificate,
-    digest_alg: str = "sha256",
-    rsa_padding: str = "pkcs1v15",
-) -> bytes:
-    """Detached SignedData (DER) over `data`, with contentType, signingTime and messageDigest."""
-    name = digest_name(digest_alg)
-    acert = _asn1_cert(cert)
-    attrs = cms.CMSAttributes(
-        [
-            cms.CMSAttribute({"type": "content_type", "values": ["data"]}),
-            cms.CMSAttribute(
-                {
-                    "type": "signing_time",
-                    "values": [cms.Time({"utc_time": dt.datetime.now(dt.UTC)})],
-                }
-            ),
-            cms.CMSAttribute({"type": "message_digest", "values": [digest(data, name)]}),
-        ]
-    )
+@dataclass(frozen=True)
+class _Signer:
+    """The parts of our SignedData that depend only on the certificate, digest and padding,
+    DER-encoded once by asn1crypto; `sign` wraps the signed attributes and signature in them."""
+
+    digest_algorithm: bytes  # AlgorithmIdentifier
+    sid: bytes  # IssuerAndSerialNumber
+    signature_algorithm: bytes  # AlgorithmIdentifier
+    certificate: bytes
+    padding: padding.AsymmetricPadding
+    hash: hashes.HashAlgorithm
+
+
+@functools.lru_cache(maxsize=64)
+def _signer(cert: x509.Certificate, name: str, rsa_padding: str) -> _Signer:
     hash_alg = hash_algorithm(name)
     if rsa_padding == "pss":
         params = algos.RSASSAPSSParams(
@@ -243,28 +259,73 @@ def sign(
         sig_alg = {"algorithm": "rsassa_pkcs1v15"}
     else:
         raise UnexpectedProcessingError(f"unsupported RSA signature padding {rsa_padding!r}")
+    return _Signer(
+        digest_algorithm=algos.DigestAlgorithm({"algorithm": name}).dump(),
+        sid=_issuer_and_serial(_asn1_cert(cert)).dump(),
+        signature_algorithm=algos.SignedDigestAlgorithm(sig_alg).dump(),
+        certificate=cert.public_bytes(serialization.Encoding.DER),
+        padding=pad,
+        hash=hash_alg,
+    )
+
+
+_VERSION_1 = core.Integer(1).dump()
+_DATA = cms.ContentType("data").dump()
+_SIGNED_DATA = cms.ContentType("signed_data").dump()
+_ATTRIBUTE_TYPES = {
+    name: cms.CMSAttributeType(name).dump()
+    for name in ("content_type", "signing_time", "message_digest")
+}
+
+
+def _attribute(name: str, value: bytes) -> bytes:
+    """A CMSAttribute of one value: SEQUENCE { type, SET { value } }."""
+    return ber.tlv(0x30, _ATTRIBUTE_TYPES[name] + ber.tlv(0x31, value))
+
+
+def sign(
+    data: bytes,
+    key: rsa.RSAPrivateKey,
+    cert: x509.Certificate,
+    digest_alg: str = "sha256",
+    rsa_padding: str = "pkcs1v15",
+) -> bytes:
+    """Detached SignedData (DER) over `data`, with contentType, signingTime and messageDigest.
+
+    Only the signed attributes and the signature change from one call to the next, so the
+    structure is assembled around them from parts encoded once (see `_signer`)."""
+    name = digest_name(digest_alg)
+    signer = _signer(cert, name, rsa_padding)
+    signing_time = dt.datetime.now(dt.UTC).strftime("%y%m%d%H%M%SZ").encode()
+    attrs = b"".join(
+        sorted(  # DER orders a SET OF by the encodings of its elements
+            (
+                _attribute("content_type", _DATA),
+                _attribute("signing_time", ber.tlv(0x17, signing_time)),  # UTCTime
+                _attribute("message_digest", ber.tlv(0x04, digest(data, name))),
+            )
+        )
+    )
     # The signature covers the attributes as a DER SET OF, not their [0] tagging in SignerInfo.
-    signature = key.sign(attrs.dump(), pad, hash_alg)
-    signer = cms.SignerInfo(
-        {
-            "version": "v1",
-            "sid": {"issuer_and_serial_number": _issuer_and_serial(acert)},
-            "digest_algorithm": {"algorithm": name},
-            "signed_attrs": attrs,
-            "signature_algorithm": sig_alg,
-            "signature": signature,
-        }
+    signature = key.sign(ber.tlv(0x31, attrs), signer.padding, signer.hash)
+    signer_info = ber.tlv(
+        0x30,
+        _VERSION_1
+        + signer.sid
+        + signer.digest_algorithm
+        + ber.tlv(0xA0, attrs)  # [0] IMPLICIT signedAttrs
+        + signer.signature_algorithm
+        + ber.tlv(0x04, signature),
     )
-    signed = cms.SignedData(
-        {
-            "version": "v1",
-            "digest_algorithms": [{"algorithm": name}],
-            "encap_content_info": {"content_type": "data"},
-            "certificates": [acert],
-            "signer_infos": [signer],
-        }
+    signed = ber.tlv(
+        0x30,
+        _VERSION_1
+        + ber.tlv(0x31, signer.digest_algorithm)  # digestAlgorithms
+        + ber.tlv(0x30, _DATA)  # encapContentInfo, detached
+        + ber.tlv(0xA0, signer.certificate)  # [0] IMPLICIT certificates
+        + ber.tlv(0x31, signer_info),  # signerInfos
     )
-    return cms.ContentInfo({"content_type": "signed_data", "content": signed}).dump()
+    return ber.tlv(0x30, _SIGNED_DATA + ber.tlv(0xA0, signed))
 
 
 @dataclass(frozen=True)
@@ -378,9 +439,9 @@ def verify_signers(
     with _structure(AuthenticationFailed, where):
         if not signers:
             raise AuthenticationFailed(f"{where}: no SignerInfo")
-        candidates = [(c, _asn1_cert(c)) for c in trusted]
+        candidates = [(c, _cert_id(c)) for c in trusted]
         for signer in signers:
-            cert = next((c for c, ac in candidates if _identifies(signer["sid"], ac)), None)
+            cert = next((c for c, cid in candidates if _identifies(signer["sid"], cid)), None)
             if cert is not None:
                 return _verify_signer(content_digest, signer, cert, allow_expired, where)
         raise AuthenticationFailed(
@@ -404,7 +465,7 @@ def _verify_signer(
         raise AuthenticationFailed(f"{where}: SignerInfo digestAlgorithm {exc}") from exc
     attrs = signer["signed_attrs"]
     signed_bytes = None
-    if attrs.native is not None:
+    if not isinstance(attrs, core.Void):  # present (.native would decode every attribute)
         digests = [a["values"][0].native for a in attrs if a["type"].native == "message_digest"]
         if digests != [content_digest(name)]:
             raise AuthenticationFailed(
@@ -603,14 +664,14 @@ def decrypt_to(source: Span, out: BinaryIO, key: rsa.RSAPrivateKey, cert: x509.C
     where = "application/pkcs7-mime enveloped-data"
     with _structure(DecryptionFailed, where):
         envelope = _envelope(source, where)
-        ours = _asn1_cert(cert)
+        ours = _cert_id(cert)
         recipients = [ri.chosen for ri in envelope.parts["recipients"] if ri.name == "ktri"]
         ktri = next((r for r in recipients if _identifies(r["rid"], ours)), None)
         if ktri is None:
             listed = "; ".join(_describe(r["rid"]) for r in recipients) or "none usable"
             raise DecryptionFailed(
                 f"{where}: no KeyTransRecipientInfo is addressed to our certificate "
-                f"(issuer '{ours.issuer.human_friendly}', serial {ours.serial_number}); "
+                f"({ours.describe()}); "
                 f"recipients: {listed}"
             )
         cek = _unwrap_key(ktri, key, where)

@@ -31,6 +31,19 @@ def test_signed_attributes_present(ours):
     assert signed["encap_content_info"]["content"].native is None  # detached
 
 
+@pytest.mark.parametrize("alg", ["sha1", "sha256", "sha512"])
+@pytest.mark.parametrize("rsa_padding", ["pkcs1v15", "pss"])
+def test_signed_data_is_der_as_asn1crypto_writes_it(ours, alg, rsa_padding):
+    der = cms.sign(DATA, ours.key, ours.cert, alg, rsa_padding)
+    info = acms.ContentInfo.load(der)
+    assert info.dump(force=True) == der   # re-encoded from its values: the same DER
+    signer = info["content"]["signer_infos"][0]
+    attrs = {a["type"].native: a["values"].native for a in signer["signed_attrs"]}
+    assert attrs["message_digest"] == [cms.digest(DATA, alg)]
+    assert signer["signature_algorithm"].signature_algo == f"rsassa_{rsa_padding}"
+    assert info["content"]["certificates"][0].dump() == cms._asn1_cert(ours.cert).dump()
+
+
 def test_verify_rejects_untrusted_signer(ours, partner):
     signature = cms.sign(DATA, ours.key, ours.cert)
     with pytest.raises(AuthenticationFailed, match="not a certificate configured"):
