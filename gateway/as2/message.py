@@ -378,11 +378,15 @@ def unwrap_archived(
     our_cert: x509.Certificate,
     partner_certs: Sequence[x509.Certificate],
     policy: SecurityPolicy,
+    just_written: bool = False,
 ) -> tuple[Unwrapped, str]:
     """`unwrap` a body kept in the archive and archive its payload: (result, payload sha256).
 
-    Scratch files go to the archive's spool directory, on the same disk as the bodies."""
-    with open(archive.verify(sha256), "rb") as body:
+    The body's hash is checked first, unless ``just_written`` (committed moments ago by this
+    process, which hashed it as it wrote it). Scratch files go to the archive's spool directory,
+    on the same disk as the bodies."""
+    path = archive.path(sha256) if just_written else archive.verify(sha256)
+    with open(path, "rb") as body:
         result = unwrap(headers, body, our_key, our_cert, partner_certs, policy, archive.spool)
         payload_sha256, _ = archive.put_chunks(result.payload_span.chunks())
     return result, payload_sha256

@@ -104,30 +104,40 @@ class Canonical:
 
 
 class Digests:
-    """Digests of a span and of its canonical form, each algorithm computed in one pass."""
+    """Digests of a span and of its canonical form, by algorithm, each computed when first
+    asked for: a signature that verifies over the exact bytes needs no canonical pass."""
 
     def __init__(self, span: Span, new_hash: Callable[[str], hashes.HashAlgorithm]):
         self.span, self._new_hash = span, new_hash
-        self._done: dict[str, tuple[bytes, bytes]] = {}
-        self.canonical_differs = False
+        self._done: dict[tuple[str, bool], bytes] = {}
+        self._canonical_differs: bool | None = None
 
-    def _compute(self, name: str) -> tuple[bytes, bytes]:
-        if name not in self._done:
-            exact = hashes.Hash(self._new_hash(name))
-            canonical = hashes.Hash(self._new_hash(name))
-            canon = Canonical()
+    def _compute(self, name: str, canonical: bool) -> bytes:
+        if (name, canonical) not in self._done:
+            digest = hashes.Hash(self._new_hash(name))
+            canon = Canonical() if canonical else None
             for chunk in self.span.chunks():
-                exact.update(chunk)
-                canonical.update(canon(chunk))
-            self.canonical_differs = canon.changed
-            self._done[name] = (exact.finalize(), canonical.finalize())
-        return self._done[name]
+                digest.update(canon(chunk) if canon else chunk)
+            if canon:
+                self._canonical_differs = canon.changed
+            self._done[name, canonical] = digest.finalize()
+        return self._done[name, canonical]
 
     def exact(self, name: str) -> bytes:
-        return self._compute(name)[0]
+        return self._compute(name, False)
 
     def canonical(self, name: str) -> bytes:
-        return self._compute(name)[1]
+        return self._compute(name, True)
+
+    @property
+    def canonical_differs(self) -> bool:
+        """Whether the canonical form differs from the exact bytes."""
+        if self._canonical_differs is None:
+            canon = Canonical()
+            for chunk in self.span.chunks():
+                canon(chunk)
+            self._canonical_differs = canon.changed
+        return self._canonical_differs
 
 
 def write_all(chunks: Iterable[bytes], out: BinaryIO) -> int:

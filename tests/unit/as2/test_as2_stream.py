@@ -189,3 +189,17 @@ def test_canonical_form_in_any_chunking():
         got = b"".join(canon(data[i : i + size]) for i in range(0, len(data), size))
         assert got == re.sub(rb"\r?\n", b"\r\n", data)
         assert canon.changed == (got != data)
+
+
+def test_digests_of_the_exact_and_the_canonical_form(monkeypatch):
+    data = b"a\nb\r\nc\n"
+    digests = stream.Digests(stream.Span.of(data), cms.hash_algorithm)
+    passes = []
+    chunks = stream.Span.chunks
+    monkeypatch.setattr(stream.Span, "chunks", lambda span: passes.append(1) or chunks(span))
+    assert digests.exact("sha256") == cms.digest(data, "sha256")
+    assert len(passes) == 1   # no canonical pass until one is asked for
+    assert digests.canonical_differs
+    assert digests.canonical("sha256") == cms.digest(b"a\r\nb\r\nc\r\n", "sha256")
+    assert digests.exact("sha256") == cms.digest(data, "sha256") and len(passes) == 3
+    assert not stream.Digests(stream.Span.of(b"a\r\n"), cms.hash_algorithm).canonical_differs
