@@ -59,11 +59,13 @@ def thd_enqueue_routes(conn, message_id: str, partner: Partner, *, doc_type: str
 
 
 def thd_record_raw(conn, message: dict, partner: Partner, *, actor: str, now: float,
-                   run: int = 0) -> None:
+                   run: int = 0) -> list[str]:
+    """Route a payload as it is; the kinds of the jobs queued."""
     kinds = thd_enqueue_routes(conn, message["id"], partner, doc_type=None, document_id=None,
                                now=now, run=run)
     messages.thd_set_status(conn, message["id"], "routed", actor=actor, now=now,
                             detail=", ".join(kinds) or "no route matched")
+    return kinds
 
 
 def thd_remember_interchanges(conn, partner_id: str, keys: list, message_id: str,
@@ -147,13 +149,28 @@ def thd_record_x12(conn, message: dict, partner: Partner, exam: Examination,
     return status
 
 
+def _may_be_json(head: bytes) -> bool:
+    """Whether a payload whose first 64 bytes are ``head`` may be a JSON document."""
+    return head.lstrip()[:1] == b"{"
+
+
+def routed_as_is(partner: Partner, path) -> bool:
+    """Whether processing would only route this payload as it is (see ``process``): its partner
+    has no X12 settings and it cannot be an internal JSON document. The receiver then records
+    the routing in the transaction that accepts the message, instead of queueing a job."""
+    if partner.x12 is not None:
+        return False
+    with open(path, "rb") as f:
+        return not _may_be_json(f.read(64))
+
+
 def json_document(path) -> tuple[str, dict] | tuple[None, str] | None:
     """An internal JSON document carried as ``{"document_type": T, "document": {...}}``:
     (T, document), or (None, why it is refused); None for any other payload."""
     if path.stat().st_size > MAX_JSON_BYTES:
         return None
     with open(path, "rb") as f:
-        if f.read(64).lstrip()[:1] != b"{":
+        if not _may_be_json(f.read(64)):
             return None
         f.seek(0)
         try:

@@ -2,7 +2,8 @@
 
 The raw body is committed to the archive and the message to the store before anything is
 answered. Unwrapping happens inline so a sync MDN can carry the result; a delayed ``as2-unwrap``
-job, queued with the record, finishes the work if this process dies in between.
+job, queued with the record, finishes the work if this process dies in between. A payload that
+processing would only route as it is gets routed in the transaction that accepts it.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from dataclasses import dataclass
 
 from twisted.internet.threads import deferToThread
 
-from gateway import metrics
+from gateway import metrics, process
 from gateway.as2 import As2Error, mdn, mime, stats
 from gateway.as2 import message as as2message
 from gateway.as2.keys import Identity, partner_certificates, policy
 from gateway.http import post
+from gateway.partners import Partner
 from gateway.runtime import Runtime
 from gateway.store import jobs, messages
 from gateway.store.jobs import Job
@@ -50,18 +52,27 @@ def thd_record(conn, *, partner_id: str, message_id: str, headers: dict, sha256:
 
 
 def thd_settle(conn, id: str, *, status: str, disposition: str, actor: str, now: float,
-               async_mdn: bool, error: str | None = None, **fields) -> None:
-    """The unwrap's outcome, with the jobs it causes, in one transaction. The recovery job,
-    no longer needed, is settled with it."""
+               async_mdn: bool, error: str | None = None, route_as_is: Partner | None = None,
+               **fields) -> bool:
+    """The unwrap's outcome, with the jobs it causes, in one transaction; whether it queued any.
+    The recovery job, no longer needed, is settled with it. An accepted payload is processed by
+    a job, or routed here when `process.routed_as_is` says that is all processing would do
+    (``route_as_is``: the partner)."""
     messages.thd_set_status(conn, id, status, actor=actor, now=now, error=error,
                             disposition=disposition, detail=disposition, **fields)
     jobs.thd_settle_pending(conn, "as2-unwrap", f"as2-unwrap:{id}", now=now)
-    if status == "accepted":
+    queued = False
+    if status == "accepted" and route_as_is is not None:
+        queued = bool(process.thd_record_raw(conn, {"id": id}, route_as_is, actor=actor, now=now))
+    elif status == "accepted":
         jobs.thd_enqueue(conn, "process", {"message": id}, now=now, message_id=id,
                          dedupe_key=f"process:{id}")
+        queued = True
     if async_mdn:
         jobs.thd_enqueue(conn, "as2-mdn", {"message": id}, now=now, message_id=id,
                          dedupe_key=f"as2-mdn:{id}")
+        queued = True
+    return queued
 
 
 def _identify(rt: Runtime, identity: Identity, headers: dict) -> tuple[str, str | None]:
@@ -76,10 +87,20 @@ def _identify(rt: Runtime, identity: Identity, headers: dict) -> tuple[str, str 
     return partner.id, None
 
 
+def _unwrap(rt: Runtime, identity: Identity, partner: Partner, message: dict, *,
+            just_written: bool) -> tuple[as2message.Unwrapped, str, bool]:
+    """In a thread: `unwrap_archived`, and whether the payload is only to be routed as it is."""
+    result, payload_sha = as2message.unwrap_archived(
+        rt.archive, message["sha256"], message["headers"], identity.key, identity.cert,
+        partner_certificates(rt.config, partner), policy(partner), just_written=just_written)
+    return result, payload_sha, process.routed_as_is(partner, rt.archive.path(payload_sha))
+
+
 async def unwrap_stored(rt: Runtime, identity: Identity, id: str,
                         message: dict | None = None) -> dict:
     """Unwrap a recorded message once; returns its row as settled (from ``message``, the row
-    as recorded, when the caller has it). Safe to call again (a no-op then)."""
+    this process has just recorded, when the caller has it). Safe to call again (a no-op then)."""
+    just_written = message is not None
     if message is None:
         message = await rt.db.run(messages.thd_get, id)
     if message["status"] != "received":
@@ -93,9 +114,8 @@ async def unwrap_stored(rt: Runtime, identity: Identity, id: str,
     else:
         partner = rt.partners.partners[partner_id]
         try:
-            result, payload_sha = await deferToThread(
-                as2message.unwrap_archived, rt.archive, message["sha256"], headers, identity.key,
-                identity.cert, partner_certificates(rt.config, partner), policy(partner))
+            result, payload_sha, as_is = await deferToThread(
+                _unwrap, rt, identity, partner, message, just_written=just_written)
         except As2Error as e:
             error, disposition = str(e), f"processed/error: {e.disposition}"
         except Exception:
@@ -106,15 +126,21 @@ async def unwrap_stored(rt: Runtime, identity: Identity, id: str,
             outcome = dict(status="accepted", disposition="processed", mic=result.mic,
                            payload_sha256=payload_sha, filename=result.filename,
                            content_type=result.content_type)
-            await rt.db.run(thd_settle, id, now=time.time(), **outcome, **settle)
+            queued = await rt.db.run(thd_settle, id, now=time.time(), **outcome, **settle,
+                                     route_as_is=partner if as_is else None)
             metrics.MESSAGES.labels(partner_id, "inbound", "accepted").inc()
             stats.count(partner_id, "inbound", "processed", message["size"])
-            rt.wake_worker()
-            return dict(message, **outcome)
+            if queued:
+                rt.wake_worker()
+            settled = dict(message, **outcome)
+            if as_is:
+                settled["status"] = "routed"   # as thd_settle left it, after "accepted"
+            return settled
     log.warning("AS2 message %s (%s) from %s rejected: %s", id, message["message_id"],
                 partner_id, error)
     outcome = dict(status="rejected", disposition=disposition, error=error)
-    await rt.db.run(thd_settle, id, now=time.time(), **outcome, **settle)
+    if await rt.db.run(thd_settle, id, now=time.time(), **outcome, **settle):
+        rt.wake_worker()
     metrics.MESSAGES.labels(partner_id, "inbound", "rejected").inc()
     stats.count(partner_id, "inbound", stats.disposition_label(disposition), message["size"])
     metrics.REJECTED.labels("as2", disposition.rpartition(" ")[2]).inc()

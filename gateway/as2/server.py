@@ -23,8 +23,6 @@ from gateway.as2.keys import Identity
 from gateway.runtime import Runtime
 
 log = logging.getLogger(__name__)
-# Twisted would parse these into memory; AS2 never uses them.
-FORM_TYPES = (b"application/x-www-form-urlencoded", b"multipart/form-data")
 MAX_MDN_BYTES = 1024 * 1024
 # Fields an AS2 request may carry once only: a second one is a forged or broken request.
 SINGLE_FIELDS = {name.lower().encode(): name for name in (
@@ -94,9 +92,6 @@ class SpoolingRequest(Request):
         if self.too_large:
             self.channel.transport.loseConnection()
             return
-        ctype = (self.requestHeaders.getRawHeaders(b"content-type") or [b""])[0]
-        if ctype.split(b";")[0].strip().lower() in FORM_TYPES:
-            self.requestHeaders.removeHeader(b"content-type")
         super().requestReceived(command, path, version)
 
 
@@ -200,7 +195,9 @@ def as2_site(rt: Runtime, identity: Identity) -> Site:
     root.putChild(b"", messages)
     root.putChild(b"as2", messages)
     root.putChild(b"mdn", MdnResource(rt))
-    site = Site(root, timeout=300)   # idle connections (slow-loris) are dropped
+    # Idle connections (slow-loris) are dropped. Bodies are never parsed as form submissions:
+    # Twisted would read them into memory, and AS2 has none.
+    site = Site(root, timeout=300, parsePOSTFormSubmission=False)
     site.protocol = As2Channel
     site.requestFactory = SpoolingRequest
     site.archive = rt.archive

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import hashlib
+import json
 import os
 import signal
 import socket
@@ -190,9 +191,9 @@ def test_killed_between_commit_and_answer_the_resend_is_answered_and_processed_o
     assert peer.mdn(headers, body).modifier == "warning: duplicate-document"
     (message,) = gw.messages()
     assert message["status"] == "delivered"
-    jobs = gw.messages_jobs()
-    assert [j["kind"] for j in jobs].count("process") == 1
-    assert [j["kind"] for j in jobs].count("deliver") == 1
+    shown = json.loads(gw.command("messages", "show", message["id"], "--json").stdout)
+    assert [e["status"] for e in shown["events"]].count("routed") == 1   # routed once, inline
+    assert [j["kind"] for j in shown["jobs"]].count("deliver") == 1
     assert len(delivered) == 1 and delivered[0].read_bytes() == PAYLOAD
     assert len(list((home / "out").iterdir())) == 1
     page = gw.metrics()
@@ -278,9 +279,11 @@ def expired_pair() -> tuple[object, bytes]:
     ("garbage body", "decryption-failed"),
     ("garbage signature", "authentication-failed"),
     ("decompression bomb", "decompression-failed"),
+    ("form submission", "insufficient-message-security"),   # not parsed as a form: refused
 ])
 def test_broken_and_malicious_messages_get_their_disposition(gw, home, case, expected):
     peer = gw.peer
+    headers = None
     if case == "expired signer":
         key, cert_pem = expired_pair()
         (home / "certs/partners/partner.pem").write_bytes(cert_pem)   # re-read on change
@@ -299,12 +302,16 @@ def test_broken_and_malicious_messages_get_their_disposition(gw, home, case, exp
         body = signed_part.rpartition(b"\r\n--" + boundary)[0] + (
             b"\r\n--" + boundary + b"\r\nContent-Type: application/pkcs7-signature\r\n"
             b"Content-Transfer-Encoding: base64\r\n\r\nZ2FyYmFnZQ==\r\n--" + boundary + b"--\r\n")
+    elif case == "form submission":
+        out = peer.build()
+        headers = dict(out.headers, **{"Content-Type": "application/x-www-form-urlencoded"})
+        body = b"order=1&sku=SKU-000001"
     else:
         bomb = b"\0" * (20 * 1024 * 1024)    # 20 MiB of zeros squeeze to ~20 KiB
         out = peer.build(payload=bomb, policy=SecurityPolicy(compress=True))
         body = out.body
         assert len(body) < 64 * 1024 and len(zlib.compress(bomb)) < 64 * 1024
-    status, answer_headers, answer = peer.post(gw.as2_port, out, body=body)
+    status, answer_headers, answer = peer.post(gw.as2_port, out, body=body, headers=headers)
     receipt = peer.mdn(answer_headers, answer)
     assert status == 200 and not receipt.ok and receipt.modifier == f"error: {expected}"
     assert "Traceback" not in receipt.text
