@@ -1,6 +1,8 @@
-"""The few statements whose spelling differs between SQLite and PostgreSQL, built by SQLAlchemy,
-and statements built once for the hot paths (SQLAlchemy then skips building and caching them)."""
+"""The few statements whose spelling differs between SQLite and PostgreSQL, built by SQLAlchemy;
+statements built once for the hot paths (SQLAlchemy then skips building and caching them); and
+bulk inserts and updates straight through the driver."""
 
+from contextlib import closing
 from functools import cache
 
 from sqlalchemy import ARRAY, String, Text, any_, bindparam
@@ -49,19 +51,15 @@ def insert_many(conn, table, rows: list[dict], *, ignore_conflicts_on: tuple[str
     if not rows:
         return []
     columns = tuple(rows[0])
-    cursor = conn.connection.cursor()
-    if conn.dialect.name == "postgresql":
-        cursor.execute(_insert("postgresql", table, columns, ignore_conflicts_on, returning),
-                       _arrays(rows, columns))
-        return [r[0] for r in cursor.fetchall()] if returning else []
-    sql = _insert("sqlite", table, columns, ignore_conflicts_on, returning)
-    if not returning:
-        cursor.executemany(sql, rows)
-        return []
-    inserted = []
-    for row in rows:
-        inserted.extend(r[0] for r in cursor.execute(sql, row).fetchall())
-    return inserted
+    sql = _insert(conn.dialect.name, table, columns, ignore_conflicts_on, returning)
+    with closing(conn.connection.cursor()) as cursor:
+        if conn.dialect.name == "postgresql":
+            cursor.execute(sql, _arrays(rows, columns))
+            return [r[0] for r in cursor.fetchall()] if returning else []
+        if not returning:
+            cursor.executemany(sql, rows)
+            return []
+        return [r[0] for row in rows for r in cursor.execute(sql, row).fetchall()]
 
 
 def update_many(conn, table, rows: list[dict], *, keys: tuple[str, ...]) -> None:
@@ -69,11 +67,11 @@ def update_many(conn, table, rows: list[dict], *, keys: tuple[str, ...]) -> None
     other columns."""
     if rows:
         columns = tuple(rows[0])
-        cursor = conn.connection.cursor()
-        if conn.dialect.name == "postgresql":
-            cursor.execute(_pg_update(table, columns, keys), _arrays(rows, columns))
-        else:
-            cursor.executemany(_sqlite_update(table, columns, keys), rows)
+        with closing(conn.connection.cursor()) as cursor:
+            if conn.dialect.name == "postgresql":
+                cursor.execute(_pg_update(table, columns, keys), _arrays(rows, columns))
+            else:
+                cursor.executemany(_sqlite_update(table, columns, keys), rows)
 
 
 def _arrays(rows: list[dict], columns: tuple[str, ...]) -> dict[str, list]:
