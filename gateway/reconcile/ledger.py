@@ -33,7 +33,7 @@ from gateway.store.sql import insert_ignore, insert_many, one_of, prepared, upda
 
 AUTO = "auto"
 UNSETTLED = ("open", "acknowledged")
-CHUNK = 500   # values per IN list and rows per multi-row INSERT: well under both bind limits
+CHUNK = 500   # values per lookup: an IN list on SQLite stays well under its bind limit
 
 
 # The queries of booking, built once per dialect.
