@@ -48,11 +48,11 @@ sys.path.insert(0, str(REPO))
 from cryptography import x509  # noqa: E402
 from cryptography.hazmat.primitives.serialization import load_pem_private_key  # noqa: E402
 
-from bench.sftp import TICK, PeakRss, descendants, rss_mb  # noqa: E402
+from bench.sftp import TICK, PeakRss, rss_mb  # noqa: E402
 from gateway.as2 import message as as2message  # noqa: E402
 from gateway.certs import self_signed, write_key_pair  # noqa: E402
 from gateway.config import JobSettings  # noqa: E402
-from tests.support import Daemon, free_port, http_get, wait_for, write_partner  # noqa: E402
+from tests.support import Daemon, descendants, free_port, http_get, wait_for, write_partner  # noqa: E402
 
 CLIENT_ID, GATEWAY_ID, DJANGO_ID = "BENCHCLIENT", "GATEWAY", "DJANGOPYAS2"
 KB, MB = 1000, 1000 * 1000

@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from gateway.config import JobSettings  # noqa: E402
-from tests.support import Daemon, free_port, wait_for, write_partner  # noqa: E402
+from tests.support import Daemon, descendants, free_port, wait_for, write_partner  # noqa: E402
 
 SSHD = "/usr/sbin/sshd"
 PARTNER = "bench"
@@ -136,20 +136,6 @@ def algorithms(target: Target, key: Path, cwd: Path) -> str:
     stderr = sftp(target, key, cwd, ["pwd"], "-v").stderr
     found = re.search(r"kex: client->server cipher: (\S+) MAC: (\S+)", stderr)
     return f"{found[1]} / {found[2]}" if found else "?"
-
-
-def descendants(pid: int) -> list[int]:
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError):
-                stat = Path(f"/proc/{entry}/stat").read_text()
-                parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found, frontier = [], [pid]
-    while frontier:
-        frontier = [p for p, parent in parents.items() if parent in frontier]
-        found += frontier
-    return found
 
 
 def rss_mb(pid: int) -> float:

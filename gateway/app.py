@@ -17,7 +17,7 @@ from twisted.internet.threads import deferToThread
 
 from gateway import certs, metrics, process
 from gateway.archive import Archive
-from gateway.as2 import inbound, outbound
+from gateway.as2 import inbound, offload, outbound
 from gateway.as2.keys import Identity
 from gateway.as2.server import as2_site
 from gateway.as2.stats import refresh_pending_mdns
@@ -58,7 +58,7 @@ def job_handlers(rt: Runtime, identity: Identity, sftp: SftpTransport) -> dict:
         "deliver": partial(sinks.deliver_directory, rt),
         "webhook": partial(sinks.deliver_webhook, rt),
         "as2-unwrap": partial(inbound.recover, rt, identity),
-        "as2-mdn": partial(inbound.send_async_mdn, rt, identity),
+        "as2-mdn": partial(inbound.send_async_mdn, rt),
         "as2-send": partial(outbound.send, rt, identity),
         "as2-mdn-timeout": partial(outbound.mdn_timeout, rt),
         "reconcile": lambda job: reconcile.reconcile(rt, job, rt.reconcile_settings()),
@@ -75,15 +75,21 @@ class Gateway(MultiService):
         self.db = Database(config.database_url, pool_size=config.database.pool_size,
                            retries=config.database.retries)
         owner = f"{config.gateway.node_name}:{os.getpid()}"
-        self.rt = Runtime(config=config, db=self.db, archive=Archive(config.gateway.data_dir),
-                          partners=partners, owner=owner)
         identity = Identity.load(config)
+        archive = Archive(config.gateway.data_dir)
+        helpers = offload.Helpers(
+            offload.Context(archive, identity.key, identity.cert, identity.domain),
+            config.gateway.data_dir, offload.default_processes()
+            if config.as2.helper_processes is None else config.as2.helper_processes)
+        self.rt = Runtime(config=config, db=self.db, archive=archive, partners=partners,
+                          owner=owner, helpers=helpers)
         self.sftp = SftpTransport(self.rt)
         self.worker = Worker(self.db, job_handlers(self.rt, identity, self.sftp), config.jobs,
                              owner)
         self.rt.wake_worker = self.worker.wake
 
         DatabaseService(self.db).setServiceParent(self)
+        helpers.setServiceParent(self)
         self.ops_server = internet.TCPServer(config.metrics.port, ops_site(self.ready_problems),
                                              interface=config.metrics.host)
         self.ops_server.setServiceParent(self)

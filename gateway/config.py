@@ -54,6 +54,8 @@ class As2Settings(Section):
     client_ca: Path | None = None
     max_body_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
     receipt_url: str | None = None
+    # Processes that open received messages and sign MDNs (gateway.as2.offload); 0: threads.
+    helper_processes: int | None = Field(default=None, ge=0, le=64)   # None: one per core, <= 4
 
 
 class SftpSettings(Section):

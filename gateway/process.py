@@ -154,14 +154,12 @@ def _may_be_json(head: bytes) -> bool:
     return head.lstrip()[:1] == b"{"
 
 
-def routed_as_is(partner: Partner, path) -> bool:
-    """Whether processing would only route this payload as it is (see ``process``): its partner
-    has no X12 settings and it cannot be an internal JSON document. The receiver then records
-    the routing in the transaction that accepts the message, instead of queueing a job."""
-    if partner.x12 is not None:
-        return False
-    with open(path, "rb") as f:
-        return not _may_be_json(f.read(64))
+def routed_as_is(partner: Partner, head: bytes) -> bool:
+    """Whether processing would only route a payload beginning with ``head`` (its first 64
+    bytes) as it is (see ``process``): its partner has no X12 settings and it cannot be an
+    internal JSON document. The receiver then records the routing in the transaction that
+    accepts the message, instead of queueing a job."""
+    return partner.x12 is None and not _may_be_json(head[:64])
 
 
 def json_document(path) -> tuple[str, dict] | tuple[None, str] | None:

@@ -1,10 +1,12 @@
-"""What job handlers and transports share at run time: config, store, archive, current partners."""
+"""What job handlers and transports share at run time: config, store, archive, current partners,
+the AS2 helper processes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from gateway.archive import Archive
+from gateway.as2.offload import Helpers
 from gateway.config import Config
 from gateway.partners import Partner, PartnerSet
 from gateway.store.database import Database
@@ -18,6 +20,7 @@ class Runtime:
     archive: Archive
     partners: PartnerSet
     owner: str                  # this process in leases and the audit trail
+    helpers: Helpers            # where received AS2 messages are opened and MDNs signed
     wake_worker: object = field(default=lambda: None)
 
     def reconcile_settings(self) -> dict[str, dict]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -122,3 +123,18 @@ class Daemon:
         """Jobs of the newest message."""
         newest = self.messages()[0]["id"]
         return json.loads(self.command("messages", "show", newest, "--json").stdout)["jobs"]
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes started by ``pid``, and theirs (a daemon's helpers, sshd's sessions)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = [], [pid]
+    while frontier:
+        frontier = [p for p, parent in parents.items() if parent in frontier]
+        found += frontier
+    return found

@@ -2,7 +2,8 @@
 
 The raw body is committed to the archive and the message to the store before anything is
 answered. Unwrapping happens inline so a sync MDN can carry the result; a delayed ``as2-unwrap``
-job, queued with the record, finishes the work if this process dies in between. A payload that
+job, queued with the record, finishes the work if this process dies in between. Opening the
+message and signing the MDN run in the helper processes (``rt.helpers``, gateway.as2.offload). A payload that
 processing would only route as it is gets routed in the transaction that accepts it.
 """
 
@@ -12,10 +13,11 @@ import logging
 import time
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives.serialization import Encoding
 from twisted.internet.threads import deferToThread
 
 from gateway import metrics, process
-from gateway.as2 import As2Error, mdn, mime, stats
+from gateway.as2 import As2Error, mdn, mime, offload, stats
 from gateway.as2 import message as as2message
 from gateway.as2.keys import Identity, partner_certificates, policy
 from gateway.http import post
@@ -87,13 +89,9 @@ def _identify(rt: Runtime, identity: Identity, headers: dict) -> tuple[str, str 
     return partner.id, None
 
 
-def _unwrap(rt: Runtime, identity: Identity, partner: Partner, message: dict, *,
-            just_written: bool) -> tuple[as2message.Unwrapped, str, bool]:
-    """In a thread: `unwrap_archived`, and whether the payload is only to be routed as it is."""
-    result, payload_sha = as2message.unwrap_archived(
-        rt.archive, message["sha256"], message["headers"], identity.key, identity.cert,
-        partner_certificates(rt.config, partner), policy(partner), just_written=just_written)
-    return result, payload_sha, process.routed_as_is(partner, rt.archive.path(payload_sha))
+def _signers(rt: Runtime, partner: Partner) -> tuple[bytes, ...]:
+    """The DER of the certificates that may sign the partner's messages."""
+    return tuple(c.public_bytes(Encoding.DER) for c in partner_certificates(rt.config, partner))
 
 
 async def unwrap_stored(rt: Runtime, identity: Identity, id: str,
@@ -114,8 +112,9 @@ async def unwrap_stored(rt: Runtime, identity: Identity, id: str,
     else:
         partner = rt.partners.partners[partner_id]
         try:
-            result, payload_sha, as_is = await deferToThread(
-                _unwrap, rt, identity, partner, message, just_written=just_written)
+            opened = await rt.helpers.run(offload.open_message, message["sha256"],
+                                          message["headers"], _signers(rt, partner),
+                                          policy(partner), just_written)
         except As2Error as e:
             error, disposition = str(e), f"processed/error: {e.disposition}"
         except Exception:
@@ -123,9 +122,10 @@ async def unwrap_stored(rt: Runtime, identity: Identity, id: str,
             error = "unexpected processing error; the gateway operator has the details"
             disposition = "processed/error: unexpected-processing-error"
         else:
-            outcome = dict(status="accepted", disposition="processed", mic=result.mic,
-                           payload_sha256=payload_sha, filename=result.filename,
-                           content_type=result.content_type)
+            as_is = process.routed_as_is(partner, opened.payload_head)
+            outcome = dict(status="accepted", disposition="processed", mic=opened.mic,
+                           payload_sha256=opened.payload_sha256, filename=opened.filename,
+                           content_type=opened.content_type)
             queued = await rt.db.run(thd_settle, id, now=time.time(), **outcome, **settle,
                                      route_as_is=partner if as_is else None)
             metrics.MESSAGES.labels(partner_id, "inbound", "accepted").inc()
@@ -147,7 +147,7 @@ async def unwrap_stored(rt: Runtime, identity: Identity, id: str,
     return dict(message, **outcome)
 
 
-def build_mdn(identity: Identity, message: dict, *, duplicate: bool = False):
+async def build_mdn(rt: Runtime, message: dict, *, duplicate: bool = False):
     """The MDN for a stored message, or None when the sender asked for none."""
     headers = message["headers"]
     if as2message.mdn_request(headers) is None:
@@ -158,9 +158,8 @@ def build_mdn(identity: Identity, message: dict, *, duplicate: bool = False):
     warning = "duplicate-document" if duplicate and not error else None
     explanation = message["error"] or ("This Message-ID was received before; it is not processed "
                                       "again." if warning else "")
-    return mdn.build(headers, message["mic"], error=error, warning=warning,
-                     explanation=explanation, our_key=identity.key, our_cert=identity.cert,
-                     reporting_ua="gateway", domain=identity.domain)
+    return await rt.helpers.run(offload.sign_receipt, headers, message["mic"], error, warning,
+                                explanation)
 
 
 async def receive(rt: Runtime, identity: Identity, headers: dict, spool) -> Answer:
@@ -197,7 +196,7 @@ async def receive(rt: Runtime, identity: Identity, headers: dict, spool) -> Answ
                             now=time.time(), message_id=id)
             rt.wake_worker()
         return Answer(200)
-    receipt = await deferToThread(build_mdn, identity, message, duplicate=duplicate)
+    receipt = await build_mdn(rt, message, duplicate=duplicate)
     _count_mdn(message)
     return Answer(200, receipt)
 
@@ -212,11 +211,10 @@ async def recover(rt: Runtime, identity: Identity, job: Job) -> None:
     await unwrap_stored(rt, identity, job.payload["message"])
 
 
-async def send_async_mdn(rt: Runtime, identity: Identity, job: Job) -> None:
+async def send_async_mdn(rt: Runtime, job: Job) -> None:
     """The ``as2-mdn`` job: POST the MDN to the Receipt-Delivery-Option URL, retried on failure."""
     message = await rt.db.run(messages.thd_get, job.payload["message"])
-    receipt = await deferToThread(build_mdn, identity, message,
-                                  duplicate=job.payload.get("duplicate", False))
+    receipt = await build_mdn(rt, message, duplicate=job.payload.get("duplicate", False))
     url = as2message.mdn_request(message["headers"]).async_url
     if not url.startswith(("http://", "https://")):
         raise PermanentError(f"Receipt-Delivery-Option {url!r} is not an HTTP(S) URL")

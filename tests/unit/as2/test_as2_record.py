@@ -50,10 +50,8 @@ def test_a_payload_only_to_be_routed_is_routed_in_the_settlement(db, partner, ro
         ("routed", "deliver" if routes else "no route matched")]
 
 
-def test_only_payloads_processing_would_route_untouched_are_routed_inline(tmp_path):
-    edi, json_doc = tmp_path / "edi", tmp_path / "json"
-    edi.write_bytes(b"PO1*1*10*EA~\r\n")
-    json_doc.write_bytes(b'  \n {"document_type": "order", "document": {}}')
+def test_only_payloads_processing_would_route_untouched_are_routed_inline():
+    edi, json_doc = b"PO1*1*10*EA~\r\n", b'  \n {"document_type": "order", "document": {}}'
     assert process.routed_as_is(NO_ROUTES, edi)
     assert not process.routed_as_is(NO_ROUTES, json_doc)   # may be an internal JSON document
     assert not process.routed_as_is(X12, edi)   # X12 settings: examined by the process job

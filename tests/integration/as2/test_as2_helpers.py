@@ -1,0 +1,67 @@
+"""The AS2 helper processes (gateway.as2.offload) in the real daemon: received messages are
+opened and their MDNs signed there, a helper killed costs no message, and with none configured
+the work runs in the daemon's threads."""
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from tests.integration.as2.as2_support import PARTNER_AS2, PARTNER_YAML, Peer
+from tests.support import descendants, free_port, wait_for, write_partner
+
+
+def gateway(home, daemons, processes: int):
+    gw = daemons({"GATEWAY_AS2_HELPER_PROCESSES": str(processes)})
+    gw.command("certs", "init")
+    gw.peer = Peer(home)
+    write_partner(home, "partner", PARTNER_YAML.format(port=free_port(), as2=PARTNER_AS2))
+    return gw.start()
+
+
+def post_ok(gw) -> str:
+    out = gw.peer.build()
+    status, headers, body = gw.peer.post(gw.as2_port, out)
+    receipt = gw.peer.mdn(headers, body)
+    assert status == 200 and receipt.ok and receipt.modifier is None, receipt.text
+    assert receipt.signed and receipt.mic_matches(out.mic)
+    return out.message_id
+
+
+def helpers(gw) -> set[int]:
+    """The helper processes: children of the fork server, the daemon's child."""
+    children = set(descendants(gw.proc.pid))
+    return {p for p in children if _parent(p) in children}
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return None
+
+
+def test_a_killed_helper_costs_no_message_and_is_replaced(home, daemons):
+    gw = gateway(home, daemons, 2)
+    sent = [post_ok(gw)]
+    first = wait_for(lambda: helpers(gw), what="helper processes")
+    for pid in first:
+        os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not (helpers(gw) & first), what="killed helpers gone")
+    sent += [post_ok(gw) for _ in range(3)]
+    replaced = wait_for(lambda: helpers(gw), what="new helper processes")
+    assert not replaced & first
+    assert "an AS2 helper process died; starting new ones" in gw.tail(200)
+    stored = {m["message_id"]: m for m in gw.messages()}
+    assert sorted(stored) == sorted(sent)
+    assert {m["disposition"] for m in stored.values()} == {"processed"}
+
+
+@pytest.mark.parametrize("processes", [0, 1])
+def test_messages_are_opened_with_or_without_helpers(home, daemons, processes):
+    gw = gateway(home, daemons, processes)
+    post_ok(gw)
+    assert len(helpers(gw)) == processes
+    (message,) = gw.messages()
+    assert message["disposition"] == "processed" and message["payload_sha256"]
