@@ -19,6 +19,7 @@ import functools
 import logging
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -97,9 +98,17 @@ _helper_context: Context | None = None
 
 def _start_helper(data_dir: str, key_der: bytes, cert_der: bytes, domain: str) -> None:
     global _helper_context
+    threading.Thread(target=_exit_with_daemon, name="exit-with-daemon", daemon=True).start()
     _helper_context = Context(Archive(Path(data_dir)),
                               serialization.load_der_private_key(key_der, None),
                               x509.load_der_x509_certificate(cert_der), domain)
+
+
+def _exit_with_daemon() -> None:
+    """End this helper when the daemon's process ends, however it ends (``kill -9`` too): a
+    helper waiting for work would otherwise wait for ever."""
+    multiprocessing.parent_process().join()
+    os._exit(0)
 
 
 def _in_helper(work: Callable, *args):

@@ -35,11 +35,20 @@ def helpers(gw) -> set[int]:
     return {p for p in children if _parent(p) in children}
 
 
-def _parent(pid: int) -> int | None:
+def _stat(pid: int) -> list[str]:
+    """State, parent, ... of a process; [] once it is gone."""
     try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return None
+        return []
+
+
+def _parent(pid: int) -> int | None:
+    return int(_stat(pid)[1]) if _stat(pid) else None
+
+
+def _running(pid: int) -> bool:
+    return _stat(pid)[:1] not in ([], ["Z"])
 
 
 def test_a_killed_helper_costs_no_message_and_is_replaced(home, daemons):
@@ -65,3 +74,13 @@ def test_messages_are_opened_with_or_without_helpers(home, daemons, processes):
     assert len(helpers(gw)) == processes
     (message,) = gw.messages()
     assert message["disposition"] == "processed" and message["payload_sha256"]
+
+
+def test_helpers_end_with_a_killed_daemon(home, daemons):
+    gw = gateway(home, daemons, 2)
+    post_ok(gw)
+    assert helpers(gw)
+    started = descendants(gw.proc.pid)   # the fork server and its helpers
+    gw.stop(signal.SIGKILL)
+    wait_for(lambda: not any(_running(p) for p in started), timeout=30,
+             what="the helpers of a killed daemon to end")
