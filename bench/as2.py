@@ -9,10 +9,11 @@ and size: messages/s, p50/p99 latency, the server's peak RSS (summed over its pr
 gateway/django-pyas2 ratio; then the gateway's peak RSS while one message of ``--big-mb``
 (default 1,000 MB) is posted and unwrapped.
 
-- The gateway: the real ``gateway serve``, its durable store on SQLite as configured by default
-  (WAL, synchronous=FULL), or PostgreSQL with ``--database postgresql`` (a scratch database
-  ``bench_as2`` at 127.0.0.1:5432, dropped at the end); the partner has no routes, so the
-  process job only settles each message.
+- The gateway: the real ``gateway serve`` with its default helper processes (one per core, at
+  most four; ``GATEWAY_AS2_HELPER_PROCESSES=0`` in the environment runs it without), its durable
+  store on SQLite as configured by default (WAL, synchronous=FULL), or PostgreSQL with
+  ``--database postgresql`` (a scratch database ``bench_as2`` at 127.0.0.1:5432, dropped at the
+  end); the partner has no routes, so each payload is routed as it is when it is accepted.
 - django-pyas2 from PyPI in its own virtualenv (``bench/.venv-django-pyas2``, made on first use,
   with the oscrypto patch of ``tests/interop``), SQLite with ``transaction_mode: IMMEDIATE``
   (without it a quarter of concurrent requests fail with "database is locked") and no request
