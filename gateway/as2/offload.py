@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from twisted.application.service import Service
 from twisted.internet import defer, reactor, threads
 
+from gateway import metrics
 from gateway.archive import Archive
 from gateway.as2 import mdn
 from gateway.as2 import message as as2message
@@ -177,6 +178,7 @@ class Helpers(Service):
         calls it failed), and this call in a thread."""
         if self.pool is broken:
             log.error("an AS2 helper process died; starting new ones")
+            metrics.AS2_HELPER_DEATHS.inc()
             broken.shutdown(wait=False)
             self.pool = self._new_pool()
         return threads.deferToThread(work, self.context, *args)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.as2.as2_support import PARTNER_AS2, PARTNER_YAML, Peer
+from tests.integration.as2.as2_support import PARTNER_AS2, PARTNER_YAML, Peer, metric
 from tests.support import descendants, free_port, wait_for, write_partner
 
 
@@ -62,6 +62,7 @@ def test_a_killed_helper_costs_no_message_and_is_replaced(home, daemons):
     replaced = wait_for(lambda: helpers(gw), what="new helper processes")
     assert not replaced & first
     assert "an AS2 helper process died; starting new ones" in gw.tail(200)
+    assert metric(gw.metrics(), "gateway_as2_helper_deaths_total") == 1
     stored = {m["message_id"]: m for m in gw.messages()}
     assert sorted(stored) == sorted(sent)
     assert {m["disposition"] for m in stored.values()} == {"processed"}
