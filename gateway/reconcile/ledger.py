@@ -358,16 +358,33 @@ def _unpaid(conn, partner_id: str, invoices) -> dict[str, dict]:
             for r in rows}
 
 
+def _named(reference: str, partner_id: str | None):
+    """(partner, kind) of the links naming ``reference`` as a PO or invoice number. Without a
+    partner, each partner's links are searched by the index led by partner: no scan of all."""
+    t = reconcile_links
+    query = select(t.c.partner_id, t.c.kind).where(t.c.value == reference,
+                                                   t.c.kind.in_(["po", "invoice"]))
+    if partner_id:
+        return query.where(t.c.partner_id == partner_id)
+    return query.where(t.c.partner_id.in_(select(_partners_linked().c.id)))
+
+
+def _partners_linked():
+    """The partners that have links, one index probe each (a recursive walk to the next
+    partner id): there are few partners and many links."""
+    first = select(func.min(reconcile_links.c.partner_id).label("id")).cte(
+        "partners", recursive=True)
+    following = select(func.min(reconcile_links.c.partner_id)).where(
+        reconcile_links.c.partner_id > first.c.id).scalar_subquery()
+    return first.union_all(select(following).where(first.c.id.is_not(None)))
+
+
 def thd_chain(conn, reference: str, *, partner_id: str | None = None) -> list[dict]:
     """Everything booked about one order, found by its PO number or an invoice number: per
     partner, the documents (oldest first), every discrepancy about them, and what is still
     unpaid per invoice."""
-    query = select(reconcile_links.c.partner_id, reconcile_links.c.kind).where(
-        reconcile_links.c.value == reference, reconcile_links.c.kind.in_(["po", "invoice"]))
-    if partner_id:
-        query = query.where(reconcile_links.c.partner_id == partner_id)
     kinds: dict[str, set[str]] = {}
-    for r in conn.execute(query):
+    for r in conn.execute(_named(reference, partner_id)):
         kinds.setdefault(r.partner_id, set()).add(r.kind)
     chains = []
     for partner in sorted(kinds):

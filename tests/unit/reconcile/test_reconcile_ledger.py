@@ -360,6 +360,27 @@ def test_chain_of_an_order_by_po_or_invoice(books, db):
     assert db.transaction(ledger.thd_chain, "PO-NONE") == []
 
 
+def test_chain_without_a_partner_finds_every_partners_order_by_index(books, db):
+    other = Books(db, partner="walmart")
+    for ledger_books in (books, other, Books(db, partner="target")):
+        ledger_books.add("purchase_order", doc("purchase_order"), now="2026-08-20T10:00:00")
+    other.add("purchase_order", doc("purchase_order", po_number="PO-OTHER"),
+              now="2026-08-20T10:00:00")
+    chains = db.transaction(ledger.thd_chain, "PO1001")
+    assert [c["partner_id"] for c in chains] == ["amazon-us", "target", "walmart"]
+    assert [len(c["documents"]) for c in chains] == [1, 1, 1]
+    assert [c["partner_id"] for c in db.transaction(ledger.thd_chain, "PO-OTHER")] == ["walmart"]
+
+    def plan(conn):
+        compiled = ledger._named("PO1001", None).compile(
+            dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+        return [r[-1] for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}")]
+    if db.engine.dialect.name == "sqlite":   # each step is an index search, none a scan
+        steps = db.transaction(plan)
+        assert any("reconcile_links USING COVERING INDEX" in s for s in steps), steps
+        assert not any(s.startswith("SCAN reconcile_links") for s in steps), steps
+
+
 def test_metrics_follow_the_books(books, db):
     for doc_type, body in SCENARIO[:4]:
         books.add(doc_type, body, now="2026-08-01T10:00:00")
