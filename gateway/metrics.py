@@ -31,8 +31,8 @@ AS2_PENDING_MDNS = Gauge("gateway_as2_pending_mdns", "Async MDNs outstanding: se
                          ["partner", "direction"])
 AS2_PENDING_MDN_AGE = Gauge("gateway_as2_pending_mdn_oldest_age_seconds",
                             "Age of the oldest outstanding async MDN", ["partner", "direction"])
-AS2_HELPER_DEATHS = Counter("gateway_as2_helper_deaths_total", "AS2 helper process pools "
-                            "replaced because a helper died (killed, out of memory)")
+AS2_HELPER_DEATHS = Counter("gateway_as2_helper_deaths_total", "AS2 helper processes that "
+                            "died (killed, out of memory) while the gateway ran")
 TLS_HANDSHAKE_FAILURES = Counter("gateway_tls_handshake_failures_total", "TLS handshakes refused "
                                  "or failed on a listener, by the reason OpenSSL gives",
                                  ["listener", "reason"])

@@ -1,6 +1,6 @@
 """The AS2 helper processes (gateway.as2.offload) in the real daemon: received messages are
-opened and their MDNs signed there, a helper killed costs no message, and with none configured
-the work runs in the daemon's threads."""
+opened and their MDNs signed there, a helper killed costs no message, helpers that keep dying
+are given up, and with none configured the work runs in the daemon's threads."""
 
 import os
 import signal
@@ -30,9 +30,16 @@ def post_ok(gw) -> str:
 
 
 def helpers(gw) -> set[int]:
-    """The helper processes: children of the fork server, the daemon's child."""
-    children = set(descendants(gw.proc.pid))
-    return {p for p in children if _parent(p) in children}
+    """The helper processes: the daemon's children running gateway.as2.offload."""
+    return {p for p in descendants(gw.proc.pid)
+            if _parent(p) == gw.proc.pid and b"gateway.as2.offload" in _cmdline(p)}
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def _stat(pid: int) -> list[str]:
@@ -61,8 +68,8 @@ def test_a_killed_helper_costs_no_message_and_is_replaced(home, daemons):
     sent += [post_ok(gw) for _ in range(3)]
     replaced = wait_for(lambda: helpers(gw), what="new helper processes")
     assert not replaced & first
-    assert "an AS2 helper process died; starting new ones" in gw.tail(200)
-    assert metric(gw.metrics(), "gateway_as2_helper_deaths_total") == 1
+    assert gw.tail(200).count("an AS2 helper process died (") == len(first)
+    assert metric(gw.metrics(), "gateway_as2_helper_deaths_total") == len(first)
     stored = {m["message_id"]: m for m in gw.messages()}
     assert sorted(stored) == sorted(sent)
     assert {m["disposition"] for m in stored.values()} == {"processed"}
@@ -81,7 +88,23 @@ def test_helpers_end_with_a_killed_daemon(home, daemons):
     gw = gateway(home, daemons, 2)
     post_ok(gw)
     assert helpers(gw)
-    started = descendants(gw.proc.pid)   # the fork server and its helpers
+    started = helpers(gw)
     gw.stop(signal.SIGKILL)
     wait_for(lambda: not any(_running(p) for p in started), timeout=30,
              what="the helpers of a killed daemon to end")
+
+
+def test_helpers_that_keep_dying_are_given_up_for_threads(home, daemons):
+    gw = gateway(home, daemons, 1)
+    for deaths in range(1, 6):
+        post_ok(gw)
+        (pid,) = wait_for(lambda: helpers(gw), what="a helper")
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: gw.tail(100).count("helper process died") == deaths,  # noqa: B023
+                 what="the helper's death noticed")
+    post_ok(gw)
+    post_ok(gw)
+    assert not helpers(gw)
+    assert "opening messages in threads from now on" in gw.tail(50)
+    assert metric(gw.metrics(), "gateway_as2_helper_deaths_total") == 5
+    assert len(gw.messages()) == 7
