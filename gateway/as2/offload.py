@@ -149,8 +149,9 @@ def _error(error: Exception, trace: str) -> bytes:
 
 def _frames(stream: BinaryIO) -> Iterator[bytes]:
     while len(head := stream.read(FRAME.size)) == FRAME.size:
-        body = stream.read(FRAME.unpack(head)[0])
-        if len(body) < FRAME.unpack(head)[0]:
+        size = FRAME.unpack(head)[0]
+        body = stream.read(size)
+        if len(body) < size:
             return
         yield body
 
@@ -174,7 +175,7 @@ class _Helper(protocol.ProcessProtocol):
 
     def __init__(self, helpers: Helpers):
         self.helpers, self.call, self.buffer = helpers, None, b""
-        self.started, self.ended = time.monotonic(), defer.Deferred()
+        self.ended = defer.Deferred()
 
     def send(self, call: _Call) -> None:
         self.call = call
@@ -271,12 +272,13 @@ class Helpers(Service):
                 self.processes = 0
         if helper.call is not None:
             call, helper.call = helper.call, None
-            threads.deferToThread(call.work, self.context, *call.args).chainDeferred(call.done)
-        if self.processes == 0:
-            while self.waiting:
-                call = self.waiting.popleft()
-                threads.deferToThread(call.work, self.context, *call.args).chainDeferred(call.done)
+            self._in_thread(call)
+        while self.waiting and self.processes == 0:
+            self._in_thread(self.waiting.popleft())
         self._dispatch()
+
+    def _in_thread(self, call: _Call) -> None:
+        threads.deferToThread(call.work, self.context, *call.args).chainDeferred(call.done)
 
     def stopService(self) -> defer.Deferred:
         """Helpers finish the call in hand and end; calls not started yet are cancelled."""
