@@ -79,8 +79,7 @@ class Gateway(MultiService):
         archive = Archive(config.gateway.data_dir)
         helpers = offload.Helpers(
             offload.Context(archive, identity.key, identity.cert, identity.domain),
-            config.gateway.data_dir, offload.default_processes()
-            if config.as2.helper_processes is None else config.as2.helper_processes)
+            config.gateway.data_dir, offload.processes(config.as2.helper_processes))
         self.rt = Runtime(config=config, db=self.db, archive=archive, partners=partners,
                           owner=owner, helpers=helpers)
         self.sftp = SftpTransport(self.rt)

@@ -3,8 +3,9 @@
 The raw body is committed to the archive and the message to the store before anything is
 answered. Unwrapping happens inline so a sync MDN can carry the result; a delayed ``as2-unwrap``
 job, queued with the record, finishes the work if this process dies in between. Opening the
-message and signing the MDN run in the helper processes (``rt.helpers``, gateway.as2.offload). A payload that
-processing would only route as it is gets routed in the transaction that accepts it.
+message and signing the MDN run in the helper processes (``rt.helpers``, gateway.as2.offload).
+A payload that processing would only route as it is gets routed in the transaction that
+accepts it.
 """
 
 from __future__ import annotations

@@ -55,8 +55,9 @@ GIVE_UP_DEATHS, GIVE_UP_WINDOW_S = 5, 60
 STOP_GRACE_S = 30   # to finish the call in hand when the gateway stops, then killed
 
 
-def default_processes() -> int:
-    return min(os.cpu_count() or 1, MAX_DEFAULT_PROCESSES)
+def processes(configured: int | None) -> int:
+    """How many helpers: as configured, else one per core and at most MAX_DEFAULT_PROCESSES."""
+    return min(os.cpu_count() or 1, MAX_DEFAULT_PROCESSES) if configured is None else configured
 
 
 @dataclass(frozen=True)
